@@ -1,0 +1,138 @@
+//! The CPU backend: runs a [`Schedule`] on host buffers with the runtime's thread pool.
+
+mod eval;
+mod matmul;
+mod misc;
+mod reduce;
+mod vals;
+
+pub use eval::{gather_range, simplify};
+
+use crate::error::Result;
+use crate::schedule::{KernelOp, Schedule, Slot, SlotSource};
+use crate::storage::{Buffer, HostBuffer};
+use eval::Store;
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Elements per chunk of a fused loop: small enough that every intermediate
+/// of the expression stays in L1/L2, large enough to amortize dispatch.
+pub const CHUNK: usize = 4096;
+
+/// A stand-in for slots that hold nothing yet (never read by a valid schedule).
+static EMPTY: HostBuffer = HostBuffer::Bool(Vec::new());
+
+/// Runs every kernel of `s`; returns the buffers of the schedule's outputs by slot.
+pub fn execute(s: &Schedule, pool: &rayon::ThreadPool) -> Result<HashMap<Slot, Arc<Buffer>>> {
+    let mut phys: Vec<Option<HostBuffer>> = vec![None; s.buffers.len()];
+    for k in &s.kernels {
+        let p = match s.slots[k.out] {
+            SlotSource::Computed { phys } => phys,
+            SlotSource::Input(_) => unreachable!("kernels write computed slots"),
+        };
+        let mut out = phys[p]
+            .take()
+            .unwrap_or_else(|| HostBuffer::zeros(s.buffers[p].dtype, s.buffers[p].len));
+        let bufs: Vec<&HostBuffer> = s
+            .slots
+            .iter()
+            .map(|src| match src {
+                SlotSource::Input(b) => b.host(),
+                SlotSource::Computed { phys: q } => phys[*q].as_ref().unwrap_or(&EMPTY),
+            })
+            .collect();
+        let result = run_kernel(&k.op, &k.shape, &bufs, &mut out, pool);
+        phys[p] = Some(out);
+        result?;
+    }
+    let mut outputs = HashMap::new();
+    for (_, slot, _) in &s.outputs {
+        if outputs.contains_key(slot) {
+            continue;
+        }
+        let buf = match &s.slots[*slot] {
+            SlotSource::Input(b) => b.clone(),
+            SlotSource::Computed { phys: p } => Arc::new(Buffer::Host(phys[*p].take().expect("outputs are written"))),
+        };
+        outputs.insert(*slot, buf);
+    }
+    Ok(outputs)
+}
+
+fn run_kernel(
+    op: &KernelOp,
+    shape: &[usize],
+    bufs: &[&HostBuffer],
+    out: &mut HostBuffer,
+    pool: &rayon::ThreadPool,
+) -> Result<()> {
+    match op {
+        KernelOp::Elementwise(expr) => {
+            let expr = eval::prepare(expr);
+            let n = out.len();
+            crate::with_host!(out, o => {
+                let body = |(ci, dst): (usize, &mut [_])| {
+                    let len = dst.len();
+                    Store::store(dst, eval::eval(&expr, bufs, ci * CHUNK, len))
+                };
+                if n <= 4 * CHUNK || pool.current_num_threads() == 1 {
+                    o.chunks_mut(CHUNK).enumerate().for_each(body);
+                } else {
+                    pool.install(|| o.par_chunks_mut(CHUNK).enumerate().for_each(body));
+                }
+            });
+        }
+        KernelOp::Reduce { op, expr, n_out, n_red } => {
+            reduce::reduce(*op, &eval::prepare(expr), *n_out, *n_red, bufs, out, pool)
+        }
+        KernelOp::ArgReduce { src, axis, max } => {
+            let HostBuffer::I64(o) = out else {
+                unreachable!("arg-reductions write i64")
+            };
+            misc::argreduce(bufs[src.slot], &src.view, *axis, *max, o)
+        }
+        KernelOp::MatMul { a, b } => matmul::matmul(bufs[a.slot], &a.view, bufs[b.slot], &b.view, out, pool),
+        KernelOp::Pad { src, pads, value } => misc::pad(bufs[src.slot], &src.view, pads, *value, out),
+        KernelOp::Cat { srcs, axis } => {
+            let srcs: Vec<_> = srcs.iter().map(|s| (bufs[s.slot], &s.view)).collect();
+            misc::cat(&srcs, *axis, shape, out)
+        }
+        KernelOp::Gather { src, index, axis } => {
+            let HostBuffer::I64(idx) = bufs[index.slot] else {
+                unreachable!("indices are i64")
+            };
+            misc::gather(bufs[src.slot], &src.view, idx, &index.view, *axis, out)?
+        }
+        KernelOp::Scatter {
+            src,
+            index,
+            values,
+            axis,
+            add,
+        } => {
+            let HostBuffer::I64(idx) = bufs[index.slot] else {
+                unreachable!("indices are i64")
+            };
+            misc::scatter(
+                bufs[src.slot],
+                &src.view,
+                idx,
+                &index.view,
+                bufs[values.slot],
+                &values.view,
+                *axis,
+                *add,
+                out,
+            )?
+        }
+        KernelOp::Argsort { src, axis, descending } => {
+            let HostBuffer::I64(o) = out else {
+                unreachable!("argsort writes i64")
+            };
+            misc::argsort(bufs[src.slot], &src.view, *axis, *descending, o)
+        }
+        KernelOp::Cumsum { src, axis } => misc::cumsum(bufs[src.slot], &src.view, *axis, out),
+    }
+    Ok(())
+}

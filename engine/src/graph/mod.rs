@@ -1,0 +1,135 @@
+//! The lazy graph: a [`Node`] is a primitive op over input nodes, plus its
+//! data once realized. Nodes are immutable apart from that one slot.
+
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::ops::{OpKind, View};
+use crate::storage::Buffer;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// Where a tensor's data lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Device {
+    /// Host memory, computed by the CPU backend.
+    #[default]
+    Cpu,
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cpu")
+    }
+}
+
+/// Realized data: a buffer and the view of it this node sees.
+#[derive(Clone, Debug)]
+pub struct Realized {
+    /// The shared buffer.
+    pub buffer: Arc<Buffer>,
+    /// How this node's elements sit in the buffer.
+    pub view: View,
+}
+
+/// Shared handle to a node.
+pub type NodeRef = Arc<Node>;
+
+/// One op in the lazy graph.
+#[derive(Debug)]
+pub struct Node {
+    /// What this node computes.
+    pub kind: OpKind,
+    /// Its inputs, in the order the op defines.
+    pub inputs: Vec<NodeRef>,
+    /// Output shape.
+    pub shape: Vec<usize>,
+    /// Output dtype.
+    pub dtype: DType,
+    /// Output device.
+    pub device: Device,
+    realized: Mutex<Option<Realized>>,
+}
+
+impl Node {
+    /// A new lazy node; the caller has checked shapes with [`OpKind::infer`].
+    pub fn lazy(kind: OpKind, inputs: Vec<NodeRef>, shape: Vec<usize>, dtype: DType) -> NodeRef {
+        let device = inputs.first().map(|i| i.device).unwrap_or_default();
+        Arc::new(Node {
+            kind,
+            inputs,
+            shape,
+            dtype,
+            device,
+            realized: Mutex::new(None),
+        })
+    }
+
+    /// A node that is already data.
+    pub fn leaf(buffer: Arc<Buffer>, view: View, dtype: DType) -> NodeRef {
+        Self::with_data(OpKind::Leaf, vec![], buffer, view, dtype)
+    }
+
+    /// A node made by an op whose result already exists (a view of a realized input).
+    pub fn with_data(kind: OpKind, inputs: Vec<NodeRef>, buffer: Arc<Buffer>, view: View, dtype: DType) -> NodeRef {
+        Arc::new(Node {
+            kind,
+            inputs,
+            shape: view.shape.clone(),
+            dtype,
+            device: Device::Cpu,
+            realized: Mutex::new(Some(Realized { buffer, view })),
+        })
+    }
+
+    /// Identity of the node: its address, unique while it is alive. (A counter
+    /// would be a static, and every notebook cell links its own copy of the engine.)
+    pub fn id(&self) -> usize {
+        self as *const Node as usize
+    }
+
+    /// The data, if realized.
+    pub fn realized(&self) -> Option<Realized> {
+        self.realized.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// True once the data exists.
+    pub fn is_realized(&self) -> bool {
+        self.realized.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Stores the data (first writer wins: a realized node never changes).
+    pub fn set_realized(&self, r: Realized) {
+        let mut slot = self.realized.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(r);
+        }
+    }
+}
+
+/// The unrealized nodes reachable from `targets`, inputs before users.
+/// Realized nodes are included (as sources) but not walked through.
+pub fn topo_order(targets: &[NodeRef]) -> Result<Vec<NodeRef>> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    // Iterative DFS: graphs from training loops are deep enough to overflow a recursive walk.
+    let mut stack: Vec<(NodeRef, bool)> = targets.iter().rev().map(|t| (t.clone(), false)).collect();
+    while let Some((node, expanded)) = stack.pop() {
+        if expanded {
+            order.push(node);
+            continue;
+        }
+        if !seen.insert(node.id()) {
+            continue;
+        }
+        let leafish = node.is_realized();
+        stack.push((node.clone(), true));
+        if !leafish {
+            for input in node.inputs.iter().rev() {
+                if !seen.contains(&input.id()) {
+                    stack.push((input.clone(), false));
+                }
+            }
+        }
+    }
+    Ok(order)
+}

@@ -1,0 +1,238 @@
+//! The one runtime: thread pool, random generator and counters.
+//!
+//! In a notebook every cell is a separately linked library with its own copy
+//! of this crate, so process state must not live in this crate's statics. The
+//! host process (the kernel) creates one [`Runtime`] and exports it with
+//! [`export_runtime!`]; every copy of the engine finds it once through
+//! `dlsym` and shares it. A plain program or test has no host and gets its own.
+
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Process-wide engine state.
+pub struct Runtime {
+    pool: rayon::ThreadPool,
+    rng: Mutex<Rng>,
+    stats: Counters,
+}
+
+/// Cumulative counters, readable with [`Runtime::stats`].
+#[derive(Default)]
+struct Counters {
+    realizes: AtomicU64,
+    kernels: AtomicU64,
+    bytes_allocated: AtomicU64,
+}
+
+/// A snapshot of the runtime's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Realize calls that ran at least one kernel.
+    pub realizes: u64,
+    /// Kernels run.
+    pub kernels: u64,
+    /// Bytes of buffers allocated by schedules.
+    pub bytes_allocated: u64,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Runtime {
+    /// A runtime with one worker per core (or `BORN_NUM_THREADS`).
+    pub fn new() -> Runtime {
+        let threads = std::env::var("BORN_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        Self::with_threads(threads)
+    }
+
+    /// A runtime with exactly `threads` workers.
+    pub fn with_threads(threads: usize) -> Runtime {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("born-cpu-{i}"))
+            .build()
+            .expect("the CPU thread pool could not start");
+        Runtime {
+            pool,
+            rng: Mutex::new(Rng::seeded(0)),
+            stats: Counters::default(),
+        }
+    }
+
+    /// The CPU backend's thread pool.
+    pub fn pool(&self) -> &rayon::ThreadPool {
+        &self.pool
+    }
+
+    /// Restarts the random stream (`torch.manual_seed`).
+    pub fn manual_seed(&self, seed: u64) {
+        *self.rng.lock().unwrap_or_else(|e| e.into_inner()) = Rng::seeded(seed);
+    }
+
+    /// Runs `f` with exclusive use of the random generator.
+    pub fn with_rng<R>(&self, f: impl FnOnce(&mut Rng) -> R) -> R {
+        f(&mut self.rng.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            realizes: self.stats.realizes.load(Ordering::Relaxed),
+            kernels: self.stats.kernels.load(Ordering::Relaxed),
+            bytes_allocated: self.stats.bytes_allocated.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Adds one realize's work to the counters.
+    pub(crate) fn count_realize(&self, kernels: usize, bytes: usize) {
+        self.stats.realizes.fetch_add(1, Ordering::Relaxed);
+        self.stats.kernels.fetch_add(kernels as u64, Ordering::Relaxed);
+        self.stats.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// xoshiro256++: small, fast, and the same stream on every platform.
+pub struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    /// A generator seeded through SplitMix64 (so nearby seeds give unrelated streams).
+    pub fn seeded(seed: u64) -> Rng {
+        let mut z = seed;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        Rng {
+            s: [next(), next(), next(), next()],
+        }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.s;
+        let out = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        out
+    }
+
+    /// Uniform in `[0, 1)` with 53 random bits.
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// The name of the symbol a host exports; the suffix is the layout version.
+pub const HOST_SYMBOL: &CStr = c"born_runtime_v1";
+
+/// What both sides must agree on before sharing a `Runtime` by pointer:
+/// the engine version and the struct's size.
+pub fn abi_tag() -> String {
+    format!(
+        "born {} runtime {}",
+        env!("CARGO_PKG_VERSION"),
+        std::mem::size_of::<Runtime>()
+    )
+}
+
+/// Signature of the exported host function: given the caller's ABI tag,
+/// returns the host runtime or null when the tags differ.
+pub type HostRuntimeFn = unsafe extern "C" fn(*const c_char) -> *const c_void;
+
+/// Defines the exported `born_runtime_v1` symbol in a host executable (link
+/// it with `-rdynamic` so cells can see it).
+#[macro_export]
+macro_rules! export_runtime {
+    () => {
+        /// The host's runtime, shared with every engine copy loaded in this process.
+        #[no_mangle]
+        pub unsafe extern "C" fn born_runtime_v1(abi: *const ::std::ffi::c_char) -> *const ::std::ffi::c_void {
+            let theirs = unsafe { ::std::ffi::CStr::from_ptr(abi) };
+            if theirs.to_bytes() != $crate::runtime::abi_tag().as_bytes() {
+                return ::std::ptr::null();
+            }
+            $crate::runtime::runtime() as *const $crate::runtime::Runtime as *const ::std::ffi::c_void
+        }
+    };
+}
+
+// This copy's pointer to the shared runtime. It caches a lookup; the state
+// itself lives in the one `Runtime` it points to.
+static CURRENT: OnceLock<&'static Runtime> = OnceLock::new();
+
+/// Uses `rt` as this engine copy's runtime; fails if one was already chosen.
+pub fn install(rt: &'static Runtime) -> Result<(), &'static str> {
+    CURRENT.set(rt).map_err(|_| "the runtime was already chosen")
+}
+
+/// The runtime: an installed one, else the host's exported one, else a new one.
+pub fn runtime() -> &'static Runtime {
+    CURRENT.get_or_init(|| from_host().unwrap_or_else(|| Box::leak(Box::new(Runtime::new()))))
+}
+
+fn from_host() -> Option<&'static Runtime> {
+    // SAFETY: dlsym with RTLD_DEFAULT only looks a name up. The function it
+    // finds has the `HostRuntimeFn` signature by the symbol's versioned name,
+    // and it returns a pointer only when the ABI tags (version and layout) match.
+    unsafe {
+        let sym = libc::dlsym(libc::RTLD_DEFAULT, HOST_SYMBOL.as_ptr());
+        if sym.is_null() {
+            return None;
+        }
+        let f: HostRuntimeFn = std::mem::transmute(sym);
+        let tag = std::ffi::CString::new(abi_tag()).ok()?;
+        let ptr = f(tag.as_ptr()) as *const Runtime;
+        ptr.as_ref()
+    }
+}
+
+/// Reseeds the runtime's random generator.
+pub fn manual_seed(seed: u64) {
+    runtime().manual_seed(seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_stream() {
+        let (mut a, mut b) = (Rng::seeded(7), Rng::seeded(7));
+        assert_eq!((a.next_u64(), a.next_u64()), (b.next_u64(), b.next_u64()));
+        assert_ne!(Rng::seeded(8).next_u64(), Rng::seeded(7).next_u64());
+    }
+
+    #[test]
+    fn uniform_is_in_unit_interval() {
+        let mut r = Rng::seeded(1);
+        let xs: Vec<f64> = (0..10_000).map(|_| r.uniform()).collect();
+        assert!(xs.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        assert!((mean - 0.5).abs() < 0.02, "{mean}");
+    }
+}

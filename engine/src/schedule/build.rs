@@ -1,0 +1,285 @@
+//! Building a [`Schedule`] from target nodes: fusion decisions, then the buffer plan.
+
+use super::{Expr, Kernel, KernelOp, PhysicalBuffer, Schedule, Slot, SlotSource, Src};
+use crate::error::Result;
+use crate::graph::{topo_order, NodeRef};
+use crate::ops::{OpKind, View, ViewOp};
+use std::collections::HashMap;
+
+/// Schedules the unrealized graph behind `targets` (realized targets are skipped).
+pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
+    let pending: Vec<NodeRef> = targets.iter().filter(|t| !t.is_realized()).cloned().collect();
+    let order = topo_order(&pending)?;
+    let mut b = Builder {
+        kernels: Vec::new(),
+        slots: Vec::new(),
+        input_slots: HashMap::new(),
+        repr: HashMap::new(),
+        consumers: HashMap::new(),
+        targets: pending.iter().map(|t| t.id()).collect(),
+    };
+    for n in &order {
+        if !n.is_realized() {
+            for i in &n.inputs {
+                *b.consumers.entry(i.id()).or_default() += 1;
+            }
+        }
+    }
+    for n in &order {
+        b.visit(n);
+    }
+    let mut outputs = Vec::new();
+    for t in &pending {
+        match b.repr[&t.id()].clone() {
+            Expr::Load { slot, view, .. } => outputs.push((t.clone(), slot, view)),
+            _ => unreachable!("targets are always materialized"),
+        }
+    }
+    let (slots, buffers) = plan_buffers(&b.kernels, b.slots, &outputs);
+    Ok(Schedule {
+        kernels: b.kernels,
+        slots,
+        buffers,
+        outputs,
+    })
+}
+
+struct Builder {
+    kernels: Vec<Kernel>,
+    /// `None` for kernel outputs (planned later), `Some` for existing buffers.
+    slots: Vec<Option<SlotSource>>,
+    input_slots: HashMap<usize, Slot>,
+    /// Each visited node as an expression over slots (a materialized node is a plain load).
+    repr: HashMap<usize, Expr>,
+    consumers: HashMap<usize, usize>,
+    targets: Vec<usize>,
+}
+
+impl Builder {
+    fn visit(&mut self, n: &NodeRef) {
+        if let Some(r) = n.realized() {
+            let key = std::sync::Arc::as_ptr(&r.buffer) as usize;
+            let slot = *self.input_slots.entry(key).or_insert_with(|| {
+                self.slots.push(Some(SlotSource::Input(r.buffer.clone())));
+                self.slots.len() - 1
+            });
+            self.repr.insert(
+                n.id(),
+                Expr::Load {
+                    slot,
+                    view: r.view,
+                    dtype: n.dtype,
+                },
+            );
+            return;
+        }
+        let is_target = self.targets.contains(&n.id());
+        let shared = self.consumers.get(&n.id()).copied().unwrap_or(0) > 1;
+        let input = |b: &Self, i: usize| b.repr[&n.inputs[i].id()].clone();
+        let expr = match &n.kind {
+            OpKind::Leaf => unreachable!("leaves are realized"),
+            OpKind::Unary(u) => Expr::Unary(*u, Box::new(input(self, 0))),
+            OpKind::Binary(op) => Expr::Binary(*op, Box::new(input(self, 0)), Box::new(input(self, 1)), n.dtype),
+            OpKind::Where => Expr::Where(
+                Box::new(input(self, 0)),
+                Box::new(input(self, 1)),
+                Box::new(input(self, 2)),
+            ),
+            OpKind::Cast(d) => Expr::Cast(Box::new(input(self, 0)), *d),
+            OpKind::View(v) => {
+                let e = match input(self, 0).map_views(&|view| view.apply(v)) {
+                    Some(e) => e,
+                    None => {
+                        // The strides cannot express this movement: copy the input first.
+                        let src = self.materialize(&n.inputs[0]);
+                        let contiguous = View::contiguous(&n.inputs[0].shape);
+                        Expr::Load {
+                            slot: src,
+                            view: contiguous
+                                .apply(v)
+                                .expect("any movement of a contiguous view is a view"),
+                            dtype: n.dtype,
+                        }
+                    }
+                };
+                let is_load = matches!(e, Expr::Load { .. });
+                self.repr.insert(n.id(), e);
+                if !is_load && (is_target || shared) {
+                    self.materialize(n);
+                }
+                return;
+            }
+            OpKind::Reduce(op, axes) => {
+                let src = input(self, 0);
+                let shape = &n.inputs[0].shape;
+                let mut perm: Vec<usize> = (0..shape.len()).filter(|a| !axes.contains(a)).collect();
+                perm.extend(axes.iter().copied());
+                let n_red: usize = axes.iter().map(|&a| shape[a]).product();
+                let expr = src
+                    .map_views(&|v| v.apply(&ViewOp::Permute(perm.clone())))
+                    .expect("permutation is always a view");
+                let n_out = n.shape.iter().product();
+                self.emit(
+                    n,
+                    KernelOp::Reduce {
+                        op: *op,
+                        expr,
+                        n_out,
+                        n_red,
+                    },
+                );
+                return;
+            }
+            other => {
+                let srcs: Vec<Src> = n.inputs.iter().map(|i| self.source(i)).collect();
+                let mut srcs = srcs.into_iter();
+                let mut next = || srcs.next().expect("arity checked at build");
+                let op = match other {
+                    OpKind::ArgReduce { max, axis } => KernelOp::ArgReduce {
+                        src: next(),
+                        axis: *axis,
+                        max: *max,
+                    },
+                    OpKind::MatMul => KernelOp::MatMul { a: next(), b: next() },
+                    OpKind::Pad { pads, value } => KernelOp::Pad {
+                        src: next(),
+                        pads: pads.clone(),
+                        value: *value,
+                    },
+                    OpKind::Cat { axis } => KernelOp::Cat {
+                        srcs: (0..n.inputs.len()).map(|_| next()).collect(),
+                        axis: *axis,
+                    },
+                    OpKind::Gather { axis } => KernelOp::Gather {
+                        src: next(),
+                        index: next(),
+                        axis: *axis,
+                    },
+                    OpKind::Scatter { axis, add } => KernelOp::Scatter {
+                        src: next(),
+                        index: next(),
+                        values: next(),
+                        axis: *axis,
+                        add: *add,
+                    },
+                    OpKind::Argsort { axis, descending } => KernelOp::Argsort {
+                        src: next(),
+                        axis: *axis,
+                        descending: *descending,
+                    },
+                    OpKind::Cumsum { axis } => KernelOp::Cumsum {
+                        src: next(),
+                        axis: *axis,
+                    },
+                    _ => unreachable!("handled above"),
+                };
+                self.emit(n, op);
+                return;
+            }
+        };
+        self.repr.insert(n.id(), expr);
+        if is_target || shared {
+            self.materialize(n);
+        }
+    }
+
+    /// Appends a kernel writing `n`'s data into a fresh slot; `n` becomes a load of it.
+    fn emit(&mut self, n: &NodeRef, op: KernelOp) -> Slot {
+        self.slots.push(None);
+        let out = self.slots.len() - 1;
+        self.kernels.push(Kernel {
+            op,
+            out,
+            shape: n.shape.clone(),
+            dtype: n.dtype,
+        });
+        self.repr.insert(
+            n.id(),
+            Expr::Load {
+                slot: out,
+                view: View::contiguous(&n.shape),
+                dtype: n.dtype,
+            },
+        );
+        out
+    }
+
+    /// Makes sure `n` has its own contiguous buffer and returns its slot.
+    fn materialize(&mut self, n: &NodeRef) -> Slot {
+        match self.repr[&n.id()].clone() {
+            Expr::Load { slot, view, .. } if view == View::contiguous(&n.shape) => slot,
+            e => self.emit(n, KernelOp::Elementwise(e)),
+        }
+    }
+
+    /// `n` as a strided buffer read, copying only when it is a computation.
+    fn source(&mut self, n: &NodeRef) -> Src {
+        match self.repr[&n.id()].clone() {
+            Expr::Load { slot, view, .. } => Src { slot, view },
+            _ => Src {
+                slot: self.materialize(n),
+                view: View::contiguous(&n.shape),
+            },
+        }
+    }
+}
+
+/// Assigns physical buffers: a temporary whose last reader has run is free for
+/// the next kernel output of the same dtype and length.
+fn plan_buffers(
+    kernels: &[Kernel],
+    slots: Vec<Option<SlotSource>>,
+    outputs: &[(NodeRef, Slot, View)],
+) -> (Vec<SlotSource>, Vec<PhysicalBuffer>) {
+    let mut last_use = vec![0usize; slots.len()];
+    for (k, kernel) in kernels.iter().enumerate() {
+        for s in kernel.op.reads() {
+            last_use[s] = k;
+        }
+    }
+    let escapes: Vec<bool> = (0..slots.len())
+        .map(|s| outputs.iter().any(|(_, o, _)| *o == s))
+        .collect();
+    let mut buffers: Vec<PhysicalBuffer> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let mut phys_of: HashMap<Slot, usize> = HashMap::new();
+    for (k, kernel) in kernels.iter().enumerate() {
+        let len = kernel.shape.iter().product();
+        let reuse = (!escapes[kernel.out])
+            .then(|| {
+                free.iter()
+                    .position(|&p| buffers[p].dtype == kernel.dtype && buffers[p].len == len)
+            })
+            .flatten();
+        let phys = match reuse {
+            Some(i) => free.swap_remove(i),
+            None => {
+                buffers.push(PhysicalBuffer {
+                    dtype: kernel.dtype,
+                    len,
+                    escapes: escapes[kernel.out],
+                });
+                buffers.len() - 1
+            }
+        };
+        phys_of.insert(kernel.out, phys);
+        let mut reads = kernel.op.reads();
+        reads.push(kernel.out);
+        reads.sort_unstable();
+        reads.dedup();
+        for s in reads {
+            let done = last_use[s] <= k;
+            if let Some(&p) = phys_of.get(&s) {
+                if done && !escapes[s] && !free.contains(&p) {
+                    free.push(p);
+                }
+            }
+        }
+    }
+    let slots = slots
+        .into_iter()
+        .enumerate()
+        .map(|(s, src)| src.unwrap_or_else(|| SlotSource::Computed { phys: phys_of[&s] }))
+        .collect();
+    (slots, buffers)
+}

@@ -1,0 +1,153 @@
+//! Device buffers as plain data. Backends compute on them; the graph only
+//! holds them. (The GPU buffer variant arrives with the wgpu backend.)
+
+use crate::dtype::{DType, Element, Scalar};
+use half::{bf16, f16};
+
+/// A typed, contiguous host allocation: the CPU backend's buffer.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum HostBuffer {
+    Bool(Vec<bool>),
+    U8(Vec<u8>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F16(Vec<f16>),
+    BF16(Vec<bf16>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+/// Runs `$body` with `$v` bound to the inner `Vec` of a [`HostBuffer`],
+/// whatever its element type.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_host {
+    ($buf:expr, $v:ident => $body:expr) => {
+        match $buf {
+            $crate::storage::HostBuffer::Bool($v) => $body,
+            $crate::storage::HostBuffer::U8($v) => $body,
+            $crate::storage::HostBuffer::I32($v) => $body,
+            $crate::storage::HostBuffer::I64($v) => $body,
+            $crate::storage::HostBuffer::F16($v) => $body,
+            $crate::storage::HostBuffer::BF16($v) => $body,
+            $crate::storage::HostBuffer::F32($v) => $body,
+            $crate::storage::HostBuffer::F64($v) => $body,
+        }
+    };
+}
+
+/// Conversion between element vectors and [`HostBuffer`].
+pub trait HostElement: Element + Sized {
+    /// Wraps a vector.
+    fn wrap(v: Vec<Self>) -> HostBuffer;
+    /// Borrows the vector if the buffer holds this type.
+    fn view(b: &HostBuffer) -> Option<&[Self]>;
+    /// Mutably borrows the vector if the buffer holds this type.
+    fn view_mut(b: &mut HostBuffer) -> Option<&mut [Self]>;
+}
+
+macro_rules! host_element {
+    ($t:ty, $v:ident) => {
+        impl HostElement for $t {
+            fn wrap(v: Vec<Self>) -> HostBuffer {
+                HostBuffer::$v(v)
+            }
+            fn view(b: &HostBuffer) -> Option<&[Self]> {
+                match b {
+                    HostBuffer::$v(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn view_mut(b: &mut HostBuffer) -> Option<&mut [Self]> {
+                match b {
+                    HostBuffer::$v(v) => Some(v),
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+host_element!(bool, Bool);
+host_element!(u8, U8);
+host_element!(i32, I32);
+host_element!(i64, I64);
+host_element!(f16, F16);
+host_element!(bf16, BF16);
+host_element!(f32, F32);
+host_element!(f64, F64);
+
+impl HostBuffer {
+    /// A buffer of `len` elements, all `value`.
+    pub fn filled(dtype: DType, len: usize, value: Scalar) -> HostBuffer {
+        fn fill<T: HostElement>(len: usize, s: Scalar) -> HostBuffer {
+            T::wrap(vec![T::from_scalar(s); len])
+        }
+        match dtype {
+            DType::Bool => fill::<bool>(len, value),
+            DType::U8 => fill::<u8>(len, value),
+            DType::I32 => fill::<i32>(len, value),
+            DType::I64 => fill::<i64>(len, value),
+            DType::F16 => fill::<f16>(len, value),
+            DType::BF16 => fill::<bf16>(len, value),
+            DType::F32 => fill::<f32>(len, value),
+            DType::F64 => fill::<f64>(len, value),
+        }
+    }
+
+    /// A zeroed buffer.
+    pub fn zeros(dtype: DType, len: usize) -> HostBuffer {
+        HostBuffer::filled(dtype, len, Scalar::Int(0))
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            HostBuffer::Bool(_) => DType::Bool,
+            HostBuffer::U8(_) => DType::U8,
+            HostBuffer::I32(_) => DType::I32,
+            HostBuffer::I64(_) => DType::I64,
+            HostBuffer::F16(_) => DType::F16,
+            HostBuffer::BF16(_) => DType::BF16,
+            HostBuffer::F32(_) => DType::F32,
+            HostBuffer::F64(_) => DType::F64,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        with_host!(self, v => v.len())
+    }
+
+    /// True when the buffer holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element `i` as a scalar (slow; for printing and tests).
+    pub fn scalar_at(&self, i: usize) -> Scalar {
+        with_host!(self, v => v[i].to_scalar())
+    }
+}
+
+/// A buffer on some device.
+#[derive(Debug)]
+pub enum Buffer {
+    /// Host memory, used by the CPU backend.
+    Host(HostBuffer),
+}
+
+impl Buffer {
+    /// The host data, if this buffer lives on the host.
+    pub fn host(&self) -> &HostBuffer {
+        match self {
+            Buffer::Host(h) => h,
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        let h = self.host();
+        h.len() * h.dtype().size_in_bytes()
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Born needs: Debian packages and the
+# Python venv at .venv. Used by setup.sh and test.sh. Idempotent, and quick on a
+# second run: apt is skipped when every package is already installed, pip when the
+# venv already holds the current package list.
+set -euo pipefail
+# shellcheck source=install/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+# Debian packages, and why each is here.
+APT_PACKAGES=(
+  mesa-vulkan-drivers   # lavapipe, a software Vulkan driver, for the (future) wgpu backend without a GPU
+  dataset-fashion-mnist # Fashion-MNIST in /usr/share/datasets/fashion-mnist, for the notebooks and examples
+  python3-venv          # Debian's python3 cannot make a venv without it
+  pkg-config            # found by -sys crates' build scripts
+  build-essential       # cc/make for crates that build C
+)
+
+# Python packages for the venv. Later issues add to this list (jupyterlab, ...).
+# numpy: reference values (engine/tests/golden/gen_golden.py); threadpoolctl: pins NumPy's
+# BLAS to a known thread count when comparing against it.
+PY_PACKAGES=(numpy threadpoolctl)
+
+# Python that creates the venv: the first python3 on PATH (Debian's, or pyenv's), or $PYTHON.
+PYTHON="${PYTHON:-python3}"
+
+# ---- Debian packages --------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  # "installed" only; "config-files" (removed, config kept) counts as missing.
+  status="$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)"
+  [ "$status" = installed ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  say "apt: all ${#APT_PACKAGES[@]} packages present"
+else
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
+    as_root=(sudo)   # passwordless sudo, or a terminal to type the password in
+  else
+    die "missing Debian packages: ${missing[*]}
+  not root and no usable sudo: ask an administrator to run
+  apt-get install ${missing[*]}"
+  fi
+  say "apt: installing ${missing[*]}"
+  # update first: on a fresh machine the package lists are empty or stale.
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- Python venv -----------------------------------------------------------
+# A venv whose python no longer runs (its base interpreter was removed) or that has no
+# pip (made before python3-venv was installed) is rebuilt from scratch.
+if ! { [ -x "$VENV_PY" ] && "$VENV_PY" -m pip --version >/dev/null 2>&1; }; then
+  say "venv: creating $VENV with $("$PYTHON" --version 2>&1)"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+# The stamp records what was installed; pip runs only when the list (or the venv's python) changed.
+stamp="$VENV/.born-packages"
+want="$("$VENV_PY" -c 'import sys; print(sys.version.split()[0])') ${PY_PACKAGES[*]}"
+if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
+  say "venv: ${PY_PACKAGES[*]} present"
+else
+  say "venv: pip install ${PY_PACKAGES[*]}"
+  "$VENV_PY" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+  printf '%s\n' "$want" >"$stamp"
+fi

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bash install/test.sh: run every test (what CI runs, through .ci/run).
+# Installs what the tests need first (install/deps.sh: apt packages + .venv), then runs
+# each check below. A failing check does not stop the others: the summary at the end
+# lists them all, and the script exits non-zero if any failed.
+#   BORN_TEST_RUNNER=cargo  use plain `cargo test` even where cargo-nextest is installed
+set -euo pipefail
+# shellcheck source=install/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+t0=$SECONDS
+
+say "dependencies"
+bash install/deps.sh   # no point testing without them: a failure here stops the run
+need_cargo
+
+# ---- the checks ------------------------------------------------------------
+
+# Regenerate the golden values with NumPy into a temp file and compare them with the
+# committed golden.json: the committed file must be what the committed script produces.
+# Contract with the script: `gen_golden.py --out PATH` writes the JSON to PATH.
+GOLDEN_GEN=engine/tests/golden/gen_golden.py
+GOLDEN_JSON=engine/tests/golden/golden.json
+golden_fresh() {
+  tmp="$(mktemp)"
+  trap 'rm -f "$tmp"' EXIT
+  "$VENV_PY" "$GOLDEN_GEN" --out "$tmp"
+  if ! cmp -s "$GOLDEN_JSON" "$tmp"; then
+    diff -u "$GOLDEN_JSON" "$tmp" | head -n 40 || true
+    echo "$GOLDEN_JSON is stale: run .venv/bin/python $GOLDEN_GEN --out $GOLDEN_JSON and commit it" >&2
+    return 1
+  fi
+  echo "$GOLDEN_JSON matches $GOLDEN_GEN"
+}
+
+# Release profile: tensor kernels are far too slow in debug, and release shares its
+# dependency builds with setup.sh's `cargo build --release`. cargo-nextest is used where it
+# is installed (it is not guaranteed on a fresh machine); it does not run doc tests, so
+# those run separately with cargo test.
+run_tests() {
+  if [ "${BORN_TEST_RUNNER:-auto}" != cargo ] && cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --release
+    cargo test --workspace --release --doc
+  else
+    cargo test --workspace --release
+  fi
+}
+
+# ---- runner ----------------------------------------------------------------
+results=()   # "STATUS<TAB>NAME<TAB>DETAIL" lines for the summary
+failed=()
+
+# step NAME CMD...: runs CMD in a subshell with errexit on (it is not in an `if`, where
+# bash would silently switch errexit off), records ok/FAIL and the time taken.
+step() {
+  local name="$1"; shift
+  local start=$SECONDS rc
+  say "$name"
+  set +e
+  ( set -e; "$@" )
+  rc=$?
+  set -e
+  if [ "$rc" -eq 0 ]; then
+    results+=("ok	$name	$((SECONDS - start))s")
+  else
+    results+=("FAIL	$name	$((SECONDS - start))s (exit $rc)")
+    failed+=("$name")
+  fi
+}
+skip() { say "$1: skipped ($2)"; results+=("skip	$1	$2"); }
+
+# Cheap checks first, so their verdict comes before the long builds.
+step fmt          cargo fmt --all -- --check
+step line-budget  bash install/line-budget.sh
+step notebooks    "$VENV_PY" install/check-notebooks.py
+if [ -f "$GOLDEN_GEN" ]; then
+  step golden     golden_fresh
+else
+  skip golden     "no $GOLDEN_GEN"
+fi
+# clippy builds in its own check mode (metadata only, no codegen): the one extra build.
+step clippy       cargo clippy --workspace --all-targets -- -D warnings
+step tests        run_tests
+
+# ---- summary ---------------------------------------------------------------
+say "summary ($((SECONDS - t0))s in all)"
+for r in "${results[@]}"; do
+  IFS=$'\t' read -r status name detail <<<"$r"
+  printf '  %-5s %-12s %s\n' "$status" "$name" "$detail"
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  say "FAILED: ${failed[*]}"
+  exit 1
+fi
+say "all checks passed"
