@@ -113,6 +113,11 @@ impl Tensor {
     pub fn try_logsumexp(&self, dims: impl Into<Dims>, keepdim: bool) -> Result<Tensor> {
         let x = self.float()?;
         let dims = dims.into();
+        let axes = x.axes("logsumexp", dims.clone())?;
+        if axes.iter().any(|&a| x.shape()[a] == 0) {
+            // An empty sum is 0, so the result is log(0) = -inf (no max to shift by).
+            return x.try_exp()?.try_sum(dims, keepdim)?.try_log();
+        }
         let m = x.try_max(dims.clone(), true)?;
         // An all -inf row would give inf - inf; shift by 0 there instead.
         let finite = m.try_abs()?.try_lt(&m.scalar_operand(Scalar::Float(f64::INFINITY)))?;
@@ -126,7 +131,6 @@ impl Tensor {
         if keepdim {
             Ok(s)
         } else {
-            let axes = x.axes("logsumexp", dims)?;
             s.try_squeeze_axes(&axes)
         }
     }

@@ -20,8 +20,12 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
     };
     for n in &order {
         if !n.is_realized() {
-            for i in &n.inputs {
-                *b.consumers.entry(i.id()).or_default() += 1;
+            // Distinct consumers: `y * y` reads y twice but needs no buffer for it.
+            let mut ids: Vec<usize> = n.inputs.iter().map(|i| i.id()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for id in ids {
+                *b.consumers.entry(id).or_default() += 1;
             }
         }
     }

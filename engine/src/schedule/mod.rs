@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub type Slot = usize;
 
 /// A fused elementwise expression over buffer reads.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Expr {
     /// Reads `slot` through `view` (whose shape is the expression's shape).
     Load {

@@ -32,6 +32,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import numpy as np
 
@@ -193,8 +194,8 @@ def inp(x, dt, nc=None):
     return j, logical
 
 
-def out(x, dt):
-    return enc(cast(x, dt), dt, exact=False)
+def out(x, dt, exact=False):
+    return enc(cast(x, dt), dt, exact=exact)
 
 
 TOL = {
@@ -495,10 +496,19 @@ def binary_case(name, op, a, da, b, db, nca=None, ncb=None, rtol=None, atol=None
 def gen_binary():
     for k, (op, (f, kind)) in enumerate(BINARY.items()):
         for j, (sname, sa, sb) in enumerate(SHAPES):
-            if sname in ("scalar_rhs", "size1") and (j + k) % 2:
+            if sname in ("scalar_rhs", "size1"):
+                continue
+            if sname == "same" and (j + k) % 2:
+                continue
+            if sname == "empty" and kind == "cmp":
                 continue
             a, b = bin_operands(kind, sa, sb, "f32")
-            binary_case(f"{op}_f32_{sname}", op, a, "f32", b, "f32")
+            nca = ncb = None
+            if sname == "row_col":
+                ncb = "slice"
+            if sname == "vec_to_3d":
+                ncb = "perm"
+            binary_case(f"{op}_f32_{sname}", op, a, "f32", b, "f32", nca, ncb)
         # non-contiguous
         if k % 2:
             a, b = bin_operands(kind, [3, 4], [3, 4], "f32")
@@ -506,39 +516,43 @@ def gen_binary():
         else:
             a, b = bin_operands(kind, [2, 3], [3], "f32")
             binary_case(f"{op}_f32_both_x_bcast", op, a, "f32", b, "f32", "both", None)
-        a, b = bin_operands(kind, [2, 3], [2, 3], "f64")
-        binary_case(f"{op}_f64", op, a, "f64", b, "f64")
+        if kind != "cmp" or k % 2:
+            a, b = bin_operands(kind, [2, 3], [2, 3], "f64")
+            binary_case(f"{op}_f64", op, a, "f64", b, "f64")
         if k % 2:
             a, b = bin_operands(kind, [2, 3], [3], "f16")
             binary_case(f"{op}_f16", op, a, "f16", b, "f16")
         else:
             a, b = bin_operands(kind, [5], [5], "bf16")
             binary_case(f"{op}_bf16", op, a, "bf16", b, "bf16")
-        a, b = bin_operands(kind, [2, 3], [2, 1], "i32")
-        binary_case(f"{op}_i32", op, a, "i32", b, "i32")
-        if kind != "cmp" or k % 2:
+        if k % 2 or kind in ("rem", "pow"):
+            a, b = bin_operands(kind, [2, 3], [2, 1], "i32")
+            binary_case(f"{op}_i32", op, a, "i32", b, "i32")
+        if k % 2 == 0 or kind in ("rem", "pow"):
             a, b = bin_operands(kind, [4], [2, 4], "i64")
             binary_case(f"{op}_i64", op, a, "i64", b, "i64")
         a, b = bin_operands(kind, [2, 3], [2, 3], "i32")
-        if kind in ("arith", "div") or (kind == "cmp" and k % 2 == 0):
+        if kind == "div" or ((kind == "arith" or kind == "cmp") and k % 2 == 0):
             binary_case(f"{op}_i32_x_f32", op, a, "i32", b * 0.5 if kind != "div" else b, "f32")
-        if kind in ("arith", "div"):
+        if kind == "div" or (kind == "arith" and k % 2 == 1):
             binary_case(f"{op}_i32_x_i64", op, a, "i32", b, "i64")
-        if op in ("add", "mul", "maximum"):
+        if op in ("add", "mul"):
             a, b = bin_operands(kind, [2, 3], [3], "f32")
             binary_case(f"{op}_f16_x_f32", op, a, "f16", b, "f32")
+        if op == "add":
             binary_case(f"{op}_f16_x_bf16", op, a, "f16", b, "bf16", rtol=1e-2, atol=1e-2)
         if op in ("add", "sub"):
             a, b = bin_operands(kind, [2, 3], [3], "u8")
             if op == "add":
                 binary_case(f"{op}_u8", op, a, "u8", b, "u8")
-            binary_case(f"{op}_u8_x_i32", op, a, "u8", b, "i32")
+            if op == "sub":
+                binary_case(f"{op}_u8_x_i32", op, a, "u8", b, "i32")
 
     # special values
     nan, inf = math.nan, math.inf
     x = np.array([1.0, nan, 2.0, -inf, nan, 0.0])
     y = np.array([nan, 1.0, 3.0, 1.0, nan, -0.0])
-    for op in ["add", "maximum", "minimum", "eq", "ne", "lt"]:
+    for op in ["add", "maximum", "eq", "ne", "lt"]:
         binary_case(f"{op}_nan", op, x, "f32", y, "f32")
     binary_case("div_by_zero", "div", np.array([1.0, -1.0, 0.0, 3.0]), "f32", np.array([0.0, 0.0, 0.0, -0.0]), "f32")
     binary_case("div_int_by_zero", "div", np.array([1, -1, 0, 3]), "i32", np.array([0, 0, 0, 2]), "i32")
@@ -553,7 +567,7 @@ def gen_binary():
     LOG = {"logical_and": np.logical_and, "logical_or": np.logical_or, "logical_xor": np.logical_xor}
     for op, f in LOG.items():
         for sname, sa, sb in SHAPES:
-            if sname in ("scalar_rhs", "size1", "same"):
+            if sname in ("scalar_rhs", "size1", "same", "vec_to_3d"):
                 continue
             ja, av = inp(R.bools(sa), "bool")
             jb, bv = inp(R.bools(sb), "bool")
@@ -561,21 +575,16 @@ def gen_binary():
         ja, av = inp(R.bools([3, 4]), "bool", "perm")
         jb, bv = inp(R.bools([3, 4]), "bool", "slice")
         case(f"{op}_perm_x_slice", op, [ja, jb], out(f(av, bv), "bool"))
-        ja, av = inp(np.array([0.0, 1.5, 0.0, -2.0]), "f32")
-        jb, bv = inp(np.array([0.0, 0.0, 3.0, 1.0]), "f32")
-        case(f"{op}_f32", op, [ja, jb], out(f(av, bv), "bool"))
         ja, av = inp(np.array([0, 2, 0, -1]), "i32")
         jb, bv = inp(np.array([True, False, True, True]), "bool")
         case(f"{op}_i32_x_bool", op, [ja, jb], out(f(av, bv), "bool"))
 
     # where_cond
     W = [
-        ("same", [2, 3], [2, 3], [2, 3], "f32", "f32", None),
         ("bcast_cond", [3, 1], [3, 4], [1, 4], "f32", "f32", None),
         ("bcast_values", [2, 3, 4], [4], [], "f32", "f32", None),
         ("scalar_cond", [], [2, 3], [2, 3], "f32", "f32", None),
         ("empty", [0, 3], [0, 3], [3], "f32", "f32", None),
-        ("f64", [2, 3], [2, 3], [2, 3], "f64", "f64", None),
         ("i64", [2, 3], [2, 3], [1], "i64", "i64", None),
         ("i32_f32", [4], [4], [4], "i32", "f32", None),
         ("f16", [5], [5], [5], "f16", "f16", None),
@@ -604,7 +613,8 @@ def ax(dims):
 
 
 def np_var(x, dims, corr, keep):
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # n <= correction gives nan, like PyTorch
         return np.var(x, axis=ax(dims), ddof=corr, keepdims=keep)
 
 
@@ -639,7 +649,6 @@ def gen_reductions():
         ("dim1", [2, 3, 4], 1, False, None),
         ("dims02_keep", [2, 3, 4], [0, 2], True, None),
         ("neg_dim_keep", [3, 4], -1, True, None),
-        ("neg_dims", [2, 3, 4], [-1, -3], False, None),
         ("perm", [3, 4], 0, False, "perm"),
         ("slice", [3, 5], 1, False, "slice"),
         ("size1_dim", [3, 1, 2], 1, False, None),
@@ -710,10 +719,8 @@ def gen_reductions():
     for op, f in (("all", np.all), ("any", np.any)):
         for cname, shape, dims, keep, nc, gen in [
                 ("dim1", [3, 4], 1, False, None, "mixed"),
-                ("keep", [2, 3, 2], [0, 2], True, None, "mixed"),
                 ("neg", [3, 4], -1, False, "perm", "mixed"),
                 ("all_true", [2, 3], 1, False, None, "ones"),
-                ("all_false", [2, 3], 0, False, None, "zeros"),
                 ("empty", [0, 3], 0, False, None, "zeros"),
                 ("slice", [3, 2], 0, True, "slice", "mixed")]:
             v = {"mixed": R.bools(shape), "ones": np.ones(shape), "zeros": np.zeros(shape)}[gen]
@@ -729,14 +736,11 @@ def gen_reductions():
     for op, f in (("argmax", np.argmax), ("argmin", np.argmin)):
         for cname, shape, dim, keep, nc, dt, ties in [
                 ("dim1", [3, 4], 1, False, None, "f32", False),
-                ("dim0_keep", [3, 4], 0, True, None, "f32", False),
                 ("neg", [2, 3, 4], -1, False, None, "f32", False),
                 ("mid", [2, 3, 4], 1, True, "perm", "f32", False),
                 ("ties", [3, 5], 1, False, None, "f32", True),
-                ("ties_dim0", [5, 3], 0, False, None, "f32", True),
                 ("i32", [3, 4], 1, False, None, "i32", True),
                 ("i64_slice", [3, 4], 0, False, "slice", "i64", False),
-                ("f64", [4, 3], -2, False, None, "f64", False),
                 ("f16", [2, 5], 1, False, None, "f16", True)]:
             if ties:
                 v = R.ints(-2, 3, shape)
@@ -752,7 +756,7 @@ def gen_reductions():
     FULL = {"sum_all": np.sum, "mean_all": np.mean, "max_all": np.max, "min_all": np.min}
     for op, f in FULL.items():
         for cname, shape, nc, dt in [("f32", [3, 4], None, "f32"), ("perm", [2, 3, 4], "perm", "f32"),
-                                     ("slice", [3, 2], "slice", "f32"), ("f64", [5], None, "f64"),
+                                     ("f64", [5], None, "f64"),
                                      ("scalar", [], None, "f32"), ("f16", [2, 3], None, "f16"),
                                      ("i32", [2, 3], None, "i32"), ("big", [19, 23], None, "f32")]:
             if op == "mean_all" and dt == "i32":
@@ -780,9 +784,9 @@ def gen_reductions():
         for cname, shape, dim, nc, dt in [
                 ("last", [2, 5], -1, None, "f32"), ("dim0", [3, 4], 0, None, "f32"),
                 ("mid", [2, 3, 4], 1, None, "f32"), ("perm", [3, 4], -1, "perm", "f32"),
-                ("slice", [3, 4], 0, "slice", "f32"), ("f64", [2, 4], 1, None, "f64"),
+                ("f64", [2, 4], 1, None, "f64"),
                 ("f16", [2, 6], -1, None, "f16"), ("bf16", [3, 3], 1, None, "bf16"),
-                ("size1", [3, 1], 1, None, "f32"), ("empty", [0, 4], -1, None, "f32")]:
+                ("empty", [0, 4], -1, None, "f32")]:
             x, xv = inp(R.uniform(-3, 3, shape), dt, nc)
             case(f"{op}_{cname}", op, [x], out(f(xv, dim), dt), {"dim": dim},
                  atol=1e-5 if dt == "f32" else None)
@@ -791,10 +795,9 @@ def gen_reductions():
 
     # cumsum
     for cname, shape, dim, nc, dt in [
-            ("dim0", [3, 4], 0, None, "f32"), ("last", [2, 5], -1, None, "f32"),
-            ("mid", [2, 3, 4], 1, "perm", "f32"), ("slice", [3, 4], 0, "slice", "f32"),
-            ("f64", [6], 0, None, "f64"), ("i32", [2, 4], 1, None, "i32"), ("i64", [3, 3], 0, None, "i64"),
-            ("bool", [2, 4], 1, None, "bool"), ("f16", [2, 5], 1, None, "f16"), ("empty", [0, 3], 1, None, "f32"),
+            ("last", [2, 5], -1, None, "f32"),
+            ("slice", [3, 4], 0, "slice", "f32"),
+            ("i32", [2, 4], 1, None, "i32"), ("bool", [2, 4], 1, None, "bool"), ("f16", [2, 5], 1, None, "f16"), ("empty", [0, 3], 1, None, "f32"),
             ("long", [1, 300], 1, None, "f32")]:
         if dt in FLOATS:
             v = R.uniform(-3, 3, shape)
@@ -816,15 +819,11 @@ def gen_reductions():
     for cname, shape, dim, desc, nc, dt, ties in [
             ("asc_last", [3, 5], -1, False, None, "f32", False),
             ("desc_last", [3, 5], -1, True, None, "f32", False),
-            ("asc_dim0", [4, 3], 0, False, None, "f32", False),
             ("desc_mid", [2, 4, 3], 1, True, "perm", "f32", False),
-            ("ties_asc", [2, 8], 1, False, None, "f32", True),
             ("ties_desc", [2, 8], 1, True, None, "f32", True),
             ("i32", [3, 6], -1, False, None, "i32", True),
             ("i64_desc", [6, 2], 0, True, "slice", "i64", True),
-            ("f64", [9], 0, False, None, "f64", False),
             ("f16", [2, 5], 1, True, None, "f16", False),
-            ("size1", [3, 1], 1, False, None, "f32", False),
             ("empty", [0, 4], 1, False, None, "f32", False),
             ("long", [1, 130], 1, True, None, "f32", True)]:
         v = R.ints(-3, 4, shape) if ties else R.distinct(shape)
@@ -836,13 +835,10 @@ def gen_reductions():
 
     for cname, shape, k, dim, largest, nc, dt in [
             ("largest", [3, 6], 2, -1, True, None, "f32"),
-            ("smallest", [3, 6], 3, 1, False, None, "f32"),
             ("dim0", [5, 3], 2, 0, True, None, "f32"),
             ("perm", [4, 5], 2, -1, True, "perm", "f32"),
             ("slice", [3, 4], 1, 0, False, "slice", "f32"),
-            ("k_full", [2, 4], 4, 1, True, None, "f32"),
             ("i64", [2, 7], 3, 1, True, None, "i64"),
-            ("f64", [8], 5, 0, False, None, "f64"),
             ("f16", [2, 6], 2, 1, True, None, "f16"),
             ("mid", [2, 5, 3], 2, 1, False, None, "f32")]:
         x, xv = inp(R.distinct(shape, -20, 1) if dt in INTS else R.distinct(shape), dt, nc)
@@ -866,19 +862,12 @@ def gen_linalg():
             ("batch_bcast", [2, 1, 2, 3], [3, 3, 2], "f32", None, None),
             ("batch_both", [3, 2, 4], [3, 4, 2], "f32", None, None),
             ("perm_lhs", [4, 3], [3, 2], "f32", "perm", None),
-            ("perm_rhs", [2, 5], [5, 3], "f32", None, "perm"),
             ("perm_both_batched", [2, 3, 3], [2, 3, 2], "f32", "perm", "perm"),
-            ("slice_lhs", [3, 4], [4, 2], "f32", "slice", None),
             ("vec_batched", [3], [2, 3, 2], "f32", None, None),
-            ("batched_vec", [2, 2, 3], [3], "f32", None, None),
             ("f64", [3, 4], [4, 2], "f64", None, None),
             ("f16", [2, 8], [8, 3], "f16", None, None),
-            ("bf16", [2, 4], [4, 3], "bf16", None, None),
             ("i64", [2, 3], [3, 2], "i64", None, None),
-            ("i32", [3, 2], [2, 2], "i32", None, None),
             ("k0", [2, 0], [0, 3], "f32", None, None),
-            ("m0", [0, 3], [3, 2], "f32", None, None),
-            ("1x1", [1, 1], [1, 1], "f32", None, None),
             ("large", [17, 33], [33, 9], "f32", None, None),
             ("large_f64", [9, 21], [21, 13], "f64", None, None)]:
         if dt in FLOATS:
@@ -1005,10 +994,7 @@ def gen_conv():
     # conv1d via conv2d with H = 1
     for cname, xs, ws, bias, stride, pad, dil, groups, dt, nc in [
             ("basic", [2, 3, 10], [4, 3, 3], False, 1, 0, 1, 1, "f32", None),
-            ("bias", [1, 2, 8], [3, 2, 3], True, 1, 0, 1, 1, "f32", None),
             ("stride2", [2, 3, 11], [2, 3, 3], True, 2, 0, 1, 1, "f32", None),
-            ("pad1", [1, 2, 7], [2, 2, 3], False, 1, 1, 1, 1, "f32", None),
-            ("dilation2", [1, 2, 9], [2, 2, 3], False, 1, 0, 2, 1, "f32", None),
             ("groups2", [1, 4, 8], [6, 2, 3], True, 1, 1, 1, 2, "f32", None),
             ("depthwise", [2, 3, 6], [3, 1, 2], False, 1, 0, 1, 3, "f32", None),
             ("all", [2, 4, 12], [4, 2, 3], True, 2, 2, 2, 2, "f32", None),
@@ -1030,19 +1016,14 @@ def gen_conv():
     for cname, xs, ws, bias, stride, pad, dil, groups, dt, nc in [
             ("basic", [1, 2, 5, 5], [3, 2, 3, 3], False, 1, 0, 1, 1, "f32", None),
             ("bias", [2, 3, 4, 4], [2, 3, 3, 3], True, 1, 0, 1, 1, "f32", None),
-            ("stride2", [1, 2, 7, 7], [2, 2, 3, 3], True, 2, 1, 1, 1, "f32", None),
             ("stride_2_1", [1, 2, 6, 5], [2, 2, 3, 2], False, [2, 1], 0, 1, 1, "f32", None),
-            ("pad_1_2", [1, 1, 4, 4], [2, 1, 3, 3], True, 1, [1, 2], 1, 1, "f32", None),
-            ("dilation2", [1, 2, 7, 7], [2, 2, 3, 3], False, 1, 0, 2, 1, "f32", None),
             ("dilation_1_2", [1, 1, 6, 8], [1, 1, 2, 3], False, 1, 1, [1, 2], 1, "f32", None),
             ("groups2", [1, 4, 5, 5], [4, 2, 3, 3], True, 1, 1, 1, 2, "f32", None),
             ("depthwise", [2, 3, 4, 4], [3, 1, 3, 3], False, 1, 1, 1, 3, "f32", None),
             ("all", [2, 4, 8, 7], [6, 2, 3, 2], True, [2, 1], [1, 0], [1, 2], 2, "f32", None),
-            ("1x1", [2, 3, 3, 3], [4, 3, 1, 1], True, 1, 0, 1, 1, "f32", None),
             ("f64", [1, 2, 4, 4], [2, 2, 2, 2], True, 1, 1, 1, 1, "f64", None),
             ("f16", [1, 2, 4, 4], [2, 2, 3, 3], False, 1, 0, 1, 1, "f16", None),
             ("perm_input", [2, 2, 4, 3], [3, 2, 2, 2], False, 1, 0, 1, 1, "f32", "perm"),
-            ("kernel_eq_input", [1, 2, 3, 3], [2, 2, 3, 3], True, 1, 0, 1, 1, "f32", None),
             ("larger", [1, 8, 6, 6], [8, 8, 3, 3], True, 1, 1, 1, 1, "f32", None)]:
         jx, xv = inp(R.uniform(-2, 2, xs, 2), dt, nc)
         jw, wv = inp(R.uniform(-1, 1, ws, 2), dt)
@@ -1058,7 +1039,6 @@ def gen_conv():
 
     for cname, xs, ws, bias, stride, pad, opad, dil, groups, dt in [
             ("basic", [1, 2, 3, 3], [2, 3, 3, 3], False, 1, 0, 0, 1, 1, "f32"),
-            ("bias", [2, 2, 3, 2], [2, 2, 2, 2], True, 1, 0, 0, 1, 1, "f32"),
             ("stride2", [1, 2, 3, 3], [2, 1, 3, 3], True, 2, 0, 0, 1, 1, "f32"),
             ("stride2_pad1", [1, 1, 4, 4], [1, 2, 3, 3], False, 2, 1, 0, 1, 1, "f32"),
             ("output_padding", [1, 2, 3, 3], [2, 2, 3, 3], True, 2, 1, 1, 1, 1, "f32"),
@@ -1085,11 +1065,9 @@ def gen_conv():
         mode = "max" if op == "max_pool2d" else "avg"
         for cname, xs, k, s, p, dt, nc in [
                 ("k2s2", [1, 2, 4, 4], 2, 2, 0, "f32", None),
-                ("k3s1p1", [2, 1, 5, 5], 3, 1, 1, "f32", None),
                 ("k3s2p1", [1, 2, 7, 6], 3, 2, 1, "f32", None),
                 ("rect", [1, 1, 5, 7], [2, 3], [1, 2], 0, "f32", None),
                 ("pad_rect", [1, 1, 4, 5], [3, 2], [2, 1], [1, 0], "f32", None),
-                ("uneven", [1, 2, 5, 5], 2, 2, 0, "f32", None),
                 ("f64", [1, 2, 4, 4], 2, 1, 0, "f64", None),
                 ("f16", [1, 1, 4, 4], 2, 2, 0, "f16", None),
                 ("perm", [2, 2, 4, 4], 2, 2, 1, "f32", "perm"),
@@ -1141,11 +1119,10 @@ def np_slice(x, dim, start, stop, step):
 def gen_movement():
     for cname, shape, target, dt, nc in [
             ("merge", [2, 3, 4], [6, 4], "f32", None), ("infer", [2, 3, 4], [4, -1], "f32", None),
-            ("split_dims", [6], [2, 1, 3], "i32", None), ("to_scalar", [1, 1], [], "f32", None),
+            ("to_scalar", [1, 1], [], "f32", None),
             ("from_scalar", [], [1, 1], "f32", None), ("perm", [3, 4], [2, 6], "f32", "perm"),
             ("slice", [3, 4], [12], "f32", "slice"), ("empty", [0, 3], [3, 0], "f32", None),
-("f64", [2, 3], [3, 2], "f64", None),
-            ("bool", [2, 2], [4], "bool", None), ("flat", [2, 3, 2], [-1], "i64", "perm")]:
+("flat", [2, 3, 2], [-1], "i64", "perm")]:
         def fn(xv, target=target):
             return xv.reshape(target)
         unary_move("reshape", cname, shape, dt, nc, fn, {"shape": target})
@@ -1160,10 +1137,9 @@ def gen_movement():
     for op in ("expand", "broadcast_to"):
         for cname, shape, target, dt, nc in [
                 ("col", [3, 1], [3, 4], "f32", None), ("lead", [1, 3], [2, 2, 3], "f32", None),
-                ("scalar", [], [2, 2], "f32", None), ("same", [2, 3], [2, 3], "f32", None),
+                ("scalar", [], [2, 2], "f32", None), 
                 ("new_and_1", [3, 1], [2, 3, 5], "i64", None), ("perm", [1, 3], [4, 3], "f32", "perm"),
-                ("to_empty", [1, 3], [0, 3], "f32", None), ("bool", [2, 1], [2, 3], "bool", None),
-                ("slice", [2, 1, 3], [2, 4, 3], "f32", "slice")]:
+                ("to_empty", [1, 3], [0, 3], "f32", None), ("slice", [2, 1, 3], [2, 4, 3], "f32", "slice")]:
             unary_move(op, cname, shape, dt, nc, lambda xv, t=target: np.broadcast_to(xv, t),
                        {"shape": target})
 
@@ -1190,13 +1166,12 @@ def gen_movement():
     for cname, shape, dim, start, stop, step, dt, nc in [
             ("basic", [6, 2], 0, 1, 4, 1, "f32", None), ("step2", [7], 0, 0, 7, 2, "f32", None),
             ("neg_idx", [6, 2], 0, -4, -1, 1, "f32", None), ("clamp", [5], 0, -10, 10, 1, "f32", None),
-            ("reverse", [5, 2], 0, None, None, -1, "f32", None), ("rev_step2", [7], 0, None, None, -2, "f32", None),
-            ("rev_range", [6], 0, 4, 1, -1, "f32", None), ("rev_neg", [6], 0, -1, -5, -2, "f32", None),
-            ("open_start", [2, 6], 1, None, 3, 1, "f32", None), ("open_end", [2, 6], -1, 2, None, 2, "f32", None),
-            ("empty_range", [5], 0, 3, 3, 1, "f32", None), ("crossed", [5], 0, 4, 1, 1, "f32", None),
+            ("reverse", [5, 2], 0, None, None, -1, "f32", None), ("rev_range", [6], 0, 4, 1, -1, "f32", None), ("rev_neg", [6], 0, -1, -5, -2, "f32", None),
+            ("open_end", [2, 6], -1, 2, None, 2, "f32", None),
+            ("crossed", [5], 0, 4, 1, 1, "f32", None),
             ("perm", [4, 5], 1, 1, 4, 2, "f32", "perm"), ("of_slice", [4, 3], 0, 1, None, 1, "i32", "slice"),
             ("i64_rev_dim1", [2, 5], 1, None, None, -1, "i64", None), ("mid_dim", [2, 5, 3], 1, 1, -1, 2, "f32", None),
-            ("step_big", [5], 0, 0, None, 10, "f32", None), ("rev_clamp", [5], 0, 10, -10, -3, "f32", None)]:
+            ("rev_clamp", [5], 0, 10, -10, -3, "f32", None)]:
         unary_move("slice", cname, shape, dt, nc, lambda xv, d=dim, a=start, b=stop, c=step: np_slice(xv, d, a, b, c),
                    {"dim": dim, "start": start, "stop": stop, "step": step})
 
@@ -1208,10 +1183,10 @@ def gen_movement():
 
     # cat / stack
     for cname, shapes, dim, dt, ncs in [
-            ("dim0", [[2, 3], [1, 3]], 0, "f32", None), ("dim1", [[2, 1], [2, 3]], 1, "f32", None),
+            ("dim1", [[2, 1], [2, 3]], 1, "f32", None),
             ("neg", [[2, 2, 2], [2, 2, 1]], -1, "f32", None), ("three", [[1, 2], [2, 2], [3, 2]], 0, "i64", None),
             ("with_empty", [[0, 3], [2, 3]], 0, "f32", None), ("perm_slice", [[3, 2], [3, 2]], 1, "f32", ["perm", "slice"]),
-            ("one", [[2, 2]], 0, "f32", None), ("bool", [[2], [3]], 0, "bool", None), ("1d", [[3], [4]], -1, "f64", None)]:
+            ("bool", [[2], [3]], 0, "bool", None), ("1d", [[3], [4]], -1, "f64", None)]:
         ins, vals = [], []
         for i, s in enumerate(shapes):
             j, v = inp(rand_for(dt, s), dt, ncs[i] if ncs else None)
@@ -1250,9 +1225,8 @@ def gen_movement():
     # pad / pad_reflect
     for cname, shape, pads, value, dt, nc in [
             ("2d", [2, 3], [[1, 1], [2, 0]], 0.0, "f32", None), ("last_only", [2, 3], [[0, 2]], -1.5, "f32", None),
-            ("1d", [4], [[3, 1]], 2.0, "f32", None), ("3d_last2", [2, 2, 2], [[1, 0], [0, 1]], 0.5, "f32", None),
-            ("all_dims", [2, 2], [[1, 1], [1, 1]], 9.0, "i32", None), ("perm", [3, 2], [[1, 2]], 0.0, "f32", "perm"),
-            ("zero", [2, 2], [[0, 0], [0, 0]], 0.0, "f32", None), ("empty", [0, 2], [[1, 1], [0, 0]], 3.0, "f32", None),
+            ("1d", [4], [[3, 1]], 2.0, "f32", None), ("all_dims", [2, 2], [[1, 1], [1, 1]], 9.0, "i32", None), ("perm", [3, 2], [[1, 2]], 0.0, "f32", "perm"),
+            ("empty", [0, 2], [[1, 1], [0, 0]], 3.0, "f32", None),
             ("f64_neg_inf", [2], [[1, 1]], -math.inf, "f64", None), ("slice", [2, 3], [[2, 2]], 1.0, "f32", "slice")]:
         x, xv = inp(rand_for(dt, shape), dt, nc)
         full = [(0, 0)] * (len(shape) - len(pads)) + [tuple(p) for p in pads]
@@ -1356,12 +1330,10 @@ def gen_indexing():
 
     for cname, shape, mshape, value, dt, nc in [("same", [2, 3], [2, 3], 0.0, "f32", None),
                                                 ("bcast_row", [3, 4], [4], -1.0, "f32", None),
-                                                ("bcast_col", [3, 4], [3, 1], 7.5, "f32", None),
                                                 ("neg_inf", [2, 3], [2, 3], -math.inf, "f32", None),
                                                 ("i64", [2, 3], [1, 3], 5.0, "i64", None),
                                                 ("perm", [3, 4], [3, 4], 2.0, "f32", "perm"),
                                                 ("scalar_mask", [2, 2], [], 3.0, "f32", None),
-                                                ("f64", [4], [4], 1e10, "f64", None),
                                                 ("nan", [3], [3], math.nan, "f32", None)]:
         x, xv = inp(rand_for(dt, shape), dt, nc)
         jm, mv = inp(R.bools(mshape), "bool", nc if mshape == shape else None)
@@ -1389,8 +1361,7 @@ def gen_indexing():
 # ----------------------------------------------------------------------------
 def gen_creation():
     for op, v in (("zeros", 0.0), ("ones", 1.0)):
-        for shape, dt in [([2, 3], "f32"), ([0], "i64"), ([], "f64"), ([2, 1, 2], "bool"), ([4], "i32"),
-                          ([3], "f16"), ([2], "u8")]:
+        for shape, dt in [([2, 3], "f32"), ([0], "i64"), ([], "f64"), ([2, 1, 2], "bool"), ([3], "f16")]:
             case(f"{op}_{dt}_{len(shape)}d", op, [], out(np.full(shape, v), dt), {"shape": shape, "dtype": dt})
     for i, (shape, value, dt) in enumerate([([2, 3], 2.5, "f32"), ([3], -3.0, "i64"), ([], 1e-3, "f64"),
                                             ([2, 2], 1.0, "bool"), ([0, 2], 4.0, "f32"), ([2], 0.1, "bf16"),
@@ -1409,33 +1380,28 @@ def gen_creation():
              atol=1e-6 if dt == "f32" else None)
     for n, dt in [(3, "f32"), (1, "i64"), (0, "f32"), (4, "bool"), (2, "f64")]:
         case(f"eye_{n}_{dt}", "eye", [], out(np.eye(n), dt), {"n": n, "dtype": dt})
-    for value, dt in [(3.5, "f32"), (7, "i64"), (True, "bool"), (-2.25, "f64"), (200, "u8"), (-5, "i32"),
-                      (0.5, "f16"), (1.5, "bf16")]:
+    for value, dt in [(3.5, "f32"), (7, "i64"), (True, "bool"), (-2.25, "f64"), (200, "u8"), (0.5, "f16")]:
         case(f"scalar_{dt}", "scalar", [], out(np.array(float(value)), dt), {"value": enc_val(value, dt), "dtype": dt})
 
     for cname, vals, src, dst in [
             ("f32_to_i32_trunc", [1.7, -1.7, 0.0, 2.0, -0.5], "f32", "i32"),
-            ("f32_to_i64", [3.9, -3.9, 100.0], "f32", "i64"),
             ("f32_to_f16", [0.1, 1.0 / 3, 65504.0, -2.5e-3], "f32", "f16"),
             ("f32_to_bf16", [0.1, 1.0 / 3, 3.0e38, -2.5e-3], "f32", "bf16"),
-            ("f32_to_f64", [0.1, -1.0 / 3], "f32", "f64"),
             ("f64_to_f32", [0.1, -1.0 / 3, 1e-40], "f64", "f32"),
             ("f32_to_bool", [0.0, 1.5, -0.0, math.nan], "f32", "bool"),
             ("bool_to_f32", [1, 0, 1], "bool", "f32"),
-            ("bool_to_i64", [1, 0], "bool", "i64"),
             ("i64_to_f64", [12345678901, -3], "i64", "f64"),
             ("i32_to_f32", [16777217, -7], "i32", "f32"),
-            ("u8_to_i32", [0, 200, 255], "u8", "i32"),
             ("i32_to_u8", [0, 200, 255], "i32", "u8"),
             ("f16_to_f32", [0.1, -65504.0], "f16", "f32"),
             ("bf16_to_f16", [0.1, 2.5], "bf16", "f16"),
-            ("i64_to_bool", [0, 5, -1], "i64", "bool"),
-            ("same", [1.5, 2.5], "f32", "f32")]:
+            ]:
         x, xv = inp(np.array(vals, dtype=np.float64), src)
-        case(f"to_dtype_{cname}", "to_dtype", [x], out(xv, dst), {"dtype": dst},
+        # rtol 1e-15 for f64: serde_json's default float parser may be off by one ulp
+        case(f"to_dtype_{cname}", "to_dtype", [x], out(xv, dst, exact=True), {"dtype": dst},
              rtol=1e-15 if dst == "f64" else 0.0, atol=0.0)
     x, xv = inp(R.uniform(-3, 3, [3, 4]), "f32", "perm")
-    case("to_dtype_perm_f64", "to_dtype", [x], out(xv, "f64"), {"dtype": "f64"}, rtol=1e-15, atol=0.0)
+    case("to_dtype_perm_f64", "to_dtype", [x], out(xv, "f64", exact=True), {"dtype": "f64"}, rtol=1e-15, atol=0.0)
     x, xv = inp(R.uniform(-3, 3, [3, 2]), "f32", "slice")
     case("to_dtype_slice_f16", "to_dtype", [x], out(xv, "f16"), {"dtype": "f16"}, rtol=0.0, atol=0.0)
 

@@ -2,10 +2,12 @@
 //! strided loads into chunks, then whole-chunk ops (see `vals`).
 
 use super::vals::{self, Vals};
-use crate::ops::View;
+use crate::dtype::DType;
+use crate::ops::{BinaryOp, UnaryOp, View};
 use crate::schedule::Expr;
 use crate::storage::HostBuffer;
 use half::{bf16, f16};
+use std::collections::HashMap;
 
 /// Merges adjacent dims that are contiguous with each other and drops size-1
 /// dims: same addresses in the same order, longer inner runs.
@@ -35,11 +37,6 @@ pub fn simplify(v: &View) -> View {
         strides,
         offset: v.offset,
     }
-}
-
-/// Simplifies every load view of an expression once per kernel.
-pub fn prepare(e: &Expr) -> Expr {
-    e.map_views(&|v| Some(simplify(v))).expect("simplify never fails")
 }
 
 /// Copies elements `[start, start + len)` of `view` (row-major logical order) from `data`.
@@ -116,18 +113,105 @@ pub fn load(buf: &HostBuffer, view: &View, start: usize, len: usize) -> Vals {
     out
 }
 
-/// Evaluates `e` for elements `[start, start + len)`; `bufs` maps slots to buffers.
-pub fn eval(e: &Expr, bufs: &[&HostBuffer], start: usize, len: usize) -> Vals {
-    match e {
-        Expr::Load { slot, view, .. } => load(bufs[*slot], view, start, len),
-        Expr::Unary(op, x) => vals::unary(*op, eval(x, bufs, start, len)),
-        Expr::Binary(op, x, y, _) => vals::binary(*op, eval(x, bufs, start, len), eval(y, bufs, start, len)),
-        Expr::Where(c, a, b) => vals::select(
-            eval(c, bufs, start, len),
-            eval(a, bufs, start, len),
-            eval(b, bufs, start, len),
-        ),
-        Expr::Cast(x, d) => vals::cast(eval(x, bufs, start, len), *d),
+/// One step of a compiled expression; operands are earlier steps.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Instr {
+    Load(usize, View),
+    Unary(UnaryOp, usize),
+    Binary(BinaryOp, usize, usize),
+    Where(usize, usize, usize),
+    Cast(usize, DType),
+}
+
+impl Instr {
+    fn operands(&self) -> Vec<usize> {
+        match self {
+            Instr::Load(..) => vec![],
+            Instr::Unary(_, a) | Instr::Cast(a, _) => vec![*a],
+            Instr::Binary(_, a, b) => vec![*a, *b],
+            Instr::Where(c, a, b) => vec![*c, *a, *b],
+        }
+    }
+}
+
+/// An [`Expr`] flattened into steps with common subexpressions merged (so
+/// `y * y` computes `y` once), load views simplified, and each step's last
+/// use known so its chunk can be reused in place.
+pub struct Program {
+    instrs: Vec<Instr>,
+    last_use: Vec<usize>,
+}
+
+impl Program {
+    /// Compiles an expression.
+    pub fn compile(e: &Expr) -> Program {
+        let mut p = Program {
+            instrs: Vec::new(),
+            last_use: Vec::new(),
+        };
+        let mut seen = HashMap::new();
+        p.add(e, &mut seen);
+        p.last_use = vec![0; p.instrs.len()];
+        for (i, ins) in p.instrs.iter().enumerate() {
+            for r in ins.operands() {
+                p.last_use[r] = i;
+            }
+        }
+        p
+    }
+
+    fn add(&mut self, e: &Expr, seen: &mut HashMap<Instr, usize>) -> usize {
+        let ins = match e {
+            Expr::Load { slot, view, .. } => Instr::Load(*slot, simplify(view)),
+            Expr::Unary(op, x) => Instr::Unary(*op, self.add(x, seen)),
+            Expr::Binary(op, x, y, _) => {
+                let a = self.add(x, seen);
+                Instr::Binary(*op, a, self.add(y, seen))
+            }
+            Expr::Where(c, x, y) => {
+                let c = self.add(c, seen);
+                let a = self.add(x, seen);
+                Instr::Where(c, a, self.add(y, seen))
+            }
+            Expr::Cast(x, d) => Instr::Cast(self.add(x, seen), *d),
+        };
+        *seen.entry(ins.clone()).or_insert_with(|| {
+            self.instrs.push(ins);
+            self.instrs.len() - 1
+        })
+    }
+
+    /// Evaluates elements `[start, start + len)`; `bufs` maps slots to buffers.
+    pub fn run(&self, bufs: &[&HostBuffer], start: usize, len: usize) -> Vals {
+        let mut regs: Vec<Option<Vals>> = vec![None; self.instrs.len()];
+        for (i, ins) in self.instrs.iter().enumerate() {
+            let ops = ins.operands();
+            // Take a chunk when this is its last reader (and the last mention here); else copy it.
+            let mut fetch = |k: usize| {
+                let r = ops[k];
+                if self.last_use[r] == i && !ops[k + 1..].contains(&r) {
+                    regs[r].take().expect("operands run before their readers")
+                } else {
+                    regs[r].clone().expect("operands run before their readers")
+                }
+            };
+            let v = match ins {
+                Instr::Load(slot, view) => load(bufs[*slot], view, start, len),
+                Instr::Unary(op, _) => vals::unary(*op, fetch(0)),
+                Instr::Binary(op, ..) => {
+                    let a = fetch(0);
+                    vals::binary(*op, a, fetch(1))
+                }
+                Instr::Where(..) => {
+                    let c = fetch(0);
+                    let a = fetch(1);
+                    vals::select(c, a, fetch(2))
+                }
+                Instr::Cast(_, d) => vals::cast(fetch(0), *d),
+            };
+            regs[i] = Some(v);
+        }
+        regs.pop().flatten().expect("a program has at least one step")
     }
 }
 

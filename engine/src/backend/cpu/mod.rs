@@ -69,12 +69,12 @@ fn run_kernel(
 ) -> Result<()> {
     match op {
         KernelOp::Elementwise(expr) => {
-            let expr = eval::prepare(expr);
+            let program = eval::Program::compile(expr);
             let n = out.len();
             crate::with_host!(out, o => {
                 let body = |(ci, dst): (usize, &mut [_])| {
                     let len = dst.len();
-                    Store::store(dst, eval::eval(&expr, bufs, ci * CHUNK, len))
+                    Store::store(dst, program.run(bufs, ci * CHUNK, len))
                 };
                 if n <= 4 * CHUNK || pool.current_num_threads() == 1 {
                     o.chunks_mut(CHUNK).enumerate().for_each(body);
@@ -84,7 +84,7 @@ fn run_kernel(
             });
         }
         KernelOp::Reduce { op, expr, n_out, n_red } => {
-            reduce::reduce(*op, &eval::prepare(expr), *n_out, *n_red, bufs, out, pool)
+            reduce::reduce(*op, &eval::Program::compile(expr), *n_out, *n_red, bufs, out, pool)
         }
         KernelOp::ArgReduce { src, axis, max } => {
             let HostBuffer::I64(o) = out else {

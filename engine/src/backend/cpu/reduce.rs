@@ -1,11 +1,10 @@
 //! Reductions with a fused producer: the expression is evaluated chunk by chunk
 //! and folded straight into accumulators, never written out.
 
-use super::eval::{eval, Store};
+use super::eval::{Program, Store};
 use super::vals::Vals;
 use super::CHUNK;
 use crate::ops::ReduceOp;
-use crate::schedule::Expr;
 use crate::storage::HostBuffer;
 use rayon::prelude::*;
 
@@ -145,33 +144,33 @@ impl Reducible for bool {
 /// Reduces `expr` (iteration space `[n_out, n_red]`) into `out`.
 pub fn reduce(
     op: ReduceOp,
-    expr: &Expr,
+    program: &Program,
     n_out: usize,
     n_red: usize,
     bufs: &[&HostBuffer],
     out: &mut HostBuffer,
     pool: &rayon::ThreadPool,
 ) {
-    let vals = match Vals::with_capacity(expr.dtype(), 0) {
-        Vals::F32(_) => f32::wrap(typed::<f32>(op, expr, n_out, n_red, bufs, pool)),
-        Vals::F64(_) => f64::wrap(typed::<f64>(op, expr, n_out, n_red, bufs, pool)),
-        Vals::I32(_) => i32::wrap(typed::<i32>(op, expr, n_out, n_red, bufs, pool)),
-        Vals::I64(_) => i64::wrap(typed::<i64>(op, expr, n_out, n_red, bufs, pool)),
-        Vals::U8(_) => u8::wrap(typed::<u8>(op, expr, n_out, n_red, bufs, pool)),
-        Vals::Bool(_) => bool::wrap(typed::<bool>(op, expr, n_out, n_red, bufs, pool)),
+    let vals = match program.run(bufs, 0, 0) {
+        Vals::F32(_) => f32::wrap(typed::<f32>(op, program, n_out, n_red, bufs, pool)),
+        Vals::F64(_) => f64::wrap(typed::<f64>(op, program, n_out, n_red, bufs, pool)),
+        Vals::I32(_) => i32::wrap(typed::<i32>(op, program, n_out, n_red, bufs, pool)),
+        Vals::I64(_) => i64::wrap(typed::<i64>(op, program, n_out, n_red, bufs, pool)),
+        Vals::U8(_) => u8::wrap(typed::<u8>(op, program, n_out, n_red, bufs, pool)),
+        Vals::Bool(_) => bool::wrap(typed::<bool>(op, program, n_out, n_red, bufs, pool)),
     };
     crate::with_host!(out, o => Store::store(&mut o[..], vals));
 }
 
 fn typed<T: Reducible>(
     op: ReduceOp,
-    expr: &Expr,
+    program: &Program,
     n_out: usize,
     n_red: usize,
     bufs: &[&HostBuffer],
     pool: &rayon::ThreadPool,
 ) -> Vec<T> {
-    let range = |start: usize, len: usize| T::take(eval(expr, bufs, start, len));
+    let range = |start: usize, len: usize| T::take(program.run(bufs, start, len));
     // Folds `[from, to)` of one output's row.
     let fold_part = |o: usize, from: usize, to: usize| {
         let mut acc = T::identity(op);

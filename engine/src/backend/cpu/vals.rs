@@ -60,12 +60,28 @@ impl FloatExt for f64 {
     }
 }
 
+/// Applies `f` to every value; generic so each op's loop is compiled (and vectorized) on its own.
+#[inline(always)]
+fn map1<T: Copy>(v: &mut [T], f: impl Fn(T) -> T) {
+    for x in v.iter_mut() {
+        *x = f(*x);
+    }
+}
+
+/// `a[i] = f(a[i], b[i])`, monomorphized per op like [`map1`].
+#[inline(always)]
+fn map2<T: Copy>(a: &mut [T], b: &[T], f: impl Fn(T, T) -> T) {
+    for (x, &y) in a.iter_mut().zip(b) {
+        *x = f(*x, y);
+    }
+}
+
 fn float_unary<T: FloatExt>(op: UnaryOp, v: &mut [T]) {
     use UnaryOp::*;
-    let f: fn(T) -> T = match op {
-        Neg => |x: T| -x,
-        Abs => |x: T| x.abs(),
-        Sign => |x: T| {
+    match op {
+        Neg => map1(v, |x: T| -x),
+        Abs => map1(v, |x: T| x.abs()),
+        Sign => map1(v, |x: T| {
             if x > T::zero() {
                 T::one()
             } else if x < T::zero() {
@@ -73,32 +89,29 @@ fn float_unary<T: FloatExt>(op: UnaryOp, v: &mut [T]) {
             } else {
                 x
             }
-        },
-        Floor => |x: T| x.floor(),
-        Ceil => |x: T| x.ceil(),
-        Round => |x: T| x.round_even(),
-        Exp => |x: T| x.exp(),
-        Log => |x: T| x.ln(),
-        Log1p => |x: T| x.ln1p(),
-        Sqrt => |x: T| x.sqrt(),
-        Recip => |x: T| x.recip(),
-        Sin => |x: T| x.sin(),
-        Cos => |x: T| x.cos(),
-        Tanh => |x: T| x.tanh(),
-        Erf => |x: T| x.erf(),
+        }),
+        Floor => map1(v, |x: T| x.floor()),
+        Ceil => map1(v, |x: T| x.ceil()),
+        Round => map1(v, |x: T| x.round_even()),
+        Exp => map1(v, |x: T| x.exp()),
+        Log => map1(v, |x: T| x.ln()),
+        Log1p => map1(v, |x: T| x.ln1p()),
+        Sqrt => map1(v, |x: T| x.sqrt()),
+        Recip => map1(v, |x: T| x.recip()),
+        Sin => map1(v, |x: T| x.sin()),
+        Cos => map1(v, |x: T| x.cos()),
+        Tanh => map1(v, |x: T| x.tanh()),
+        Erf => map1(v, |x: T| x.erf()),
         Not => unreachable!("not is bool-only"),
-    };
-    for x in v.iter_mut() {
-        *x = f(*x);
     }
 }
 
 macro_rules! int_unary {
     ($op:expr, $v:expr) => {
         match $op {
-            UnaryOp::Neg => $v.iter_mut().for_each(|x| *x = x.wrapping_neg()),
-            UnaryOp::Abs => $v.iter_mut().for_each(|x| *x = x.wrapping_abs()),
-            UnaryOp::Sign => $v.iter_mut().for_each(|x| *x = x.signum()),
+            UnaryOp::Neg => map1($v, |x| x.wrapping_neg()),
+            UnaryOp::Abs => map1($v, |x| x.wrapping_abs()),
+            UnaryOp::Sign => map1($v, |x| x.signum()),
             UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => {}
             op => unreachable!("{op:?} is checked at build time to need floats"),
         }
@@ -128,38 +141,35 @@ pub fn unary(op: UnaryOp, mut v: Vals) -> Vals {
 
 fn float_binary<T: FloatExt>(op: BinaryOp, a: &mut [T], b: &[T]) {
     use BinaryOp::*;
-    let f: fn(T, T) -> T = match op {
-        Add => |x, y| x + y,
-        Sub => |x, y| x - y,
-        Mul => |x, y| x * y,
-        Div => |x, y| x / y,
-        Rem => |x: T, y: T| {
+    match op {
+        Add => map2(a, b, |x, y| x + y),
+        Sub => map2(a, b, |x, y| x - y),
+        Mul => map2(a, b, |x, y| x * y),
+        Div => map2(a, b, |x, y| x / y),
+        Rem => map2(a, b, |x: T, y: T| {
             let r = x % y;
             if r != T::zero() && ((r < T::zero()) != (y < T::zero())) {
                 r + y
             } else {
                 r
             }
-        },
-        Pow => |x: T, y: T| x.powf(y),
+        }),
+        Pow => map2(a, b, |x: T, y: T| x.powf(y)),
         // NaN wins, as in torch.maximum.
-        Max => |x: T, y: T| if x.is_nan() || x > y { x } else { y },
-        Min => |x: T, y: T| if x.is_nan() || x < y { x } else { y },
+        Max => map2(a, b, |x: T, y: T| if x.is_nan() || x > y { x } else { y }),
+        Min => map2(a, b, |x: T, y: T| if x.is_nan() || x < y { x } else { y }),
         _ => unreachable!("comparisons are handled apart"),
-    };
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x = f(*x, y);
     }
 }
 
 macro_rules! int_binary {
-    ($op:expr, $a:expr, $b:expr, $t:ty) => {{
-        let f: fn($t, $t) -> $t = match $op {
-            BinaryOp::Add => |x: $t, y: $t| x.wrapping_add(y),
-            BinaryOp::Sub => |x: $t, y: $t| x.wrapping_sub(y),
-            BinaryOp::Mul => |x: $t, y: $t| x.wrapping_mul(y),
+    ($op:expr, $a:expr, $b:expr, $t:ty) => {
+        match $op {
+            BinaryOp::Add => map2($a, $b, |x: $t, y: $t| x.wrapping_add(y)),
+            BinaryOp::Sub => map2($a, $b, |x: $t, y: $t| x.wrapping_sub(y)),
+            BinaryOp::Mul => map2($a, $b, |x: $t, y: $t| x.wrapping_mul(y)),
             // Integer remainder by zero gives 0 instead of a trap: a kernel cannot stop halfway.
-            BinaryOp::Rem => |x: $t, y: $t| {
+            BinaryOp::Rem => map2($a, $b, |x: $t, y: $t| {
                 if y == 0 {
                     return 0;
                 }
@@ -170,34 +180,31 @@ macro_rules! int_binary {
                 } else {
                     r
                 }
-            },
-            BinaryOp::Pow => |x: $t, y: $t| {
+            }),
+            BinaryOp::Pow => map2($a, $b, |x: $t, y: $t| {
                 #[allow(unused_comparisons)]
                 if y < 0 {
-                    // Only 1 and -1 have integer reciprocals.
+                    // Only 1 has an integer reciprocal among non-negative results.
                     return if x == 1 { 1 } else { 0 };
                 }
-                x.wrapping_pow(y.min(u32::MAX as $t) as u32)
-            },
-            BinaryOp::Max => |x: $t, y: $t| x.max(y),
-            BinaryOp::Min => |x: $t, y: $t| x.min(y),
+                x.wrapping_pow((y as i64).min(u32::MAX as i64) as u32)
+            }),
+            BinaryOp::Max => map2($a, $b, |x: $t, y: $t| x.max(y)),
+            BinaryOp::Min => map2($a, $b, |x: $t, y: $t| x.min(y)),
             op => unreachable!("{op:?} on integers is rejected at build time"),
-        };
-        for (x, &y) in $a.iter_mut().zip($b.iter()) {
-            *x = f(*x, y);
         }
-    }};
+    };
 }
 
 fn compare<T: PartialOrd>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {
-    let f: fn(&T, &T) -> bool = match op {
-        BinaryOp::Eq => |x, y| x == y,
-        BinaryOp::Ne => |x, y| x != y,
-        BinaryOp::Lt => |x, y| x < y,
-        BinaryOp::Le => |x, y| x <= y,
-        _ => unreachable!(),
-    };
-    a.iter().zip(b).map(|(x, y)| f(x, y)).collect()
+    let z = a.iter().zip(b);
+    match op {
+        BinaryOp::Eq => z.map(|(x, y)| x == y).collect(),
+        BinaryOp::Ne => z.map(|(x, y)| x != y).collect(),
+        BinaryOp::Lt => z.map(|(x, y)| x < y).collect(),
+        BinaryOp::Le => z.map(|(x, y)| x <= y).collect(),
+        _ => unreachable!("only comparisons reach here"),
+    }
 }
 
 /// Applies a binary op; both chunks have the same compute type.
@@ -220,17 +227,12 @@ pub fn binary(op: BinaryOp, a: Vals, b: Vals) -> Vals {
         (Vals::I32(x), Vals::I32(y)) => int_binary!(op, x, y, i32),
         (Vals::I64(x), Vals::I64(y)) => int_binary!(op, x, y, i64),
         (Vals::U8(x), Vals::U8(y)) => int_binary!(op, x, y, u8),
-        (Vals::Bool(x), Vals::Bool(y)) => {
-            let f: fn(bool, bool) -> bool = match op {
-                BinaryOp::And | BinaryOp::Min | BinaryOp::Mul => |p, q| p && q,
-                BinaryOp::Or | BinaryOp::Max | BinaryOp::Add => |p, q| p || q,
-                BinaryOp::Xor | BinaryOp::Sub => |p, q| p ^ q,
-                _ => unreachable!("{op:?} on bool is rejected at build time"),
-            };
-            for (p, &q) in x.iter_mut().zip(y.iter()) {
-                *p = f(*p, q);
-            }
-        }
+        (Vals::Bool(x), Vals::Bool(y)) => match op {
+            BinaryOp::And | BinaryOp::Min | BinaryOp::Mul => map2(x, y, |p, q| p && q),
+            BinaryOp::Or | BinaryOp::Max | BinaryOp::Add => map2(x, y, |p, q| p || q),
+            BinaryOp::Xor | BinaryOp::Sub => map2(x, y, |p, q| p ^ q),
+            _ => unreachable!("{op:?} on bool is rejected at build time"),
+        },
         _ => unreachable!("operand types are equal by construction"),
     }
     a
