@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench -p born --bench cpu` (NumPy from `.venv`, the baseline
 //! script from `$BORN_BASELINES` or `../shared/bench`). Options after `--`:
-//! `--quick` (fewer sizes and samples), `--no-numpy`.
+//! `--quick` (fewer sizes and samples), `--no-numpy`, `--chain-only`.
 
 use born::prelude::*;
 use std::path::PathBuf;
@@ -92,6 +92,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let no_numpy = args.iter().any(|a| a == "--no-numpy");
+    let chain_only = args.iter().any(|a| a == "--chain-only");
     let sizes: &[usize] = if quick { &[256, 1024] } else { &[256, 512, 1024, 2048] };
     let samples = if quick { 3 } else { 7 };
     let threads = born::runtime().pool().current_num_threads();
@@ -101,7 +102,12 @@ fn main() {
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
     );
 
-    let numpy = if no_numpy { None } else { numpy_gflops(sizes, samples) };
+    let numpy = if no_numpy || chain_only {
+        None
+    } else {
+        numpy_gflops(sizes, samples)
+    };
+    let sizes: &[usize] = if chain_only { &[] } else { sizes };
     println!("\nf32 matmul, GFLOP/s (median of {samples})");
     println!("{:>6} | {:>10} | {:>10} | {:>8}", "n", "Born", "NumPy", "ratio");
     println!("{:-<6}-+-{:-<10}-+-{:-<10}-+-{:-<8}", "", "", "", "");

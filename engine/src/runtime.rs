@@ -6,6 +6,7 @@
 //! [`export_runtime!`]; every copy of the engine finds it once through
 //! `dlsym` and shares it. A plain program or test has no host and gets its own.
 
+use crate::storage::HostPool;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -13,6 +14,7 @@ use std::sync::{Mutex, OnceLock};
 /// Process-wide engine state.
 pub struct Runtime {
     pool: rayon::ThreadPool,
+    memory: HostPool,
     rng: Mutex<Rng>,
     stats: Counters,
 }
@@ -60,8 +62,14 @@ impl Runtime {
             .thread_name(|i| format!("born-cpu-{i}"))
             .build()
             .expect("the CPU thread pool could not start");
+        // Idle buffers kept for reuse: 1 GiB unless BORN_POOL_BYTES says otherwise.
+        let limit = std::env::var("BORN_POOL_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1usize << 30);
         Runtime {
             pool,
+            memory: HostPool::new(limit),
             rng: Mutex::new(Rng::seeded(0)),
             stats: Counters::default(),
         }
@@ -70,6 +78,11 @@ impl Runtime {
     /// The CPU backend's thread pool.
     pub fn pool(&self) -> &rayon::ThreadPool {
         &self.pool
+    }
+
+    /// Idle host buffers kept for reuse.
+    pub fn host_pool(&self) -> &HostPool {
+        &self.memory
     }
 
     /// Restarts the random stream (`torch.manual_seed`).

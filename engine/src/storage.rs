@@ -3,6 +3,9 @@
 
 use crate::dtype::{DType, Element, Scalar};
 use half::{bf16, f16};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// A typed, contiguous host allocation: the CPU backend's buffer.
 #[derive(Clone, Debug, PartialEq)]
@@ -130,18 +133,95 @@ impl HostBuffer {
     }
 }
 
-/// A buffer on some device.
+/// Freed host buffers kept for reuse, by dtype and length. Reusing a buffer
+/// skips the page faults and zeroing of a fresh allocation, which cost more
+/// than a fused kernel's whole pass over the data. Owned by the runtime.
+pub struct HostPool {
+    free: Mutex<HashMap<(DType, usize), Vec<HostBuffer>>>,
+    bytes: AtomicUsize,
+    limit: usize,
+}
+
+/// Buffers smaller than this go straight back to the allocator (cheap to get again).
+const POOL_MIN_BYTES: usize = 64 << 10;
+
+impl HostPool {
+    /// A pool that keeps at most `limit` bytes of idle buffers.
+    pub fn new(limit: usize) -> HostPool {
+        HostPool {
+            free: Mutex::new(HashMap::new()),
+            bytes: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// A buffer of `len` elements with unspecified contents (zeros if new):
+    /// every kernel writes its whole output.
+    pub fn take(&self, dtype: DType, len: usize) -> HostBuffer {
+        let reused = self
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&(dtype, len))
+            .and_then(|v| v.pop());
+        match reused {
+            Some(b) => {
+                self.bytes.fetch_sub(len * dtype.size_in_bytes(), Ordering::Relaxed);
+                b
+            }
+            None => HostBuffer::zeros(dtype, len),
+        }
+    }
+
+    /// Keeps a buffer for reuse if it is large and the pool has room.
+    pub fn give(&self, b: HostBuffer) {
+        let bytes = b.len() * b.dtype().size_in_bytes();
+        if bytes < POOL_MIN_BYTES || self.bytes.load(Ordering::Relaxed) + bytes > self.limit {
+            return;
+        }
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        let key = (b.dtype(), b.len());
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .push(b);
+    }
+
+    /// Bytes held by idle buffers.
+    pub fn idle_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
+/// A buffer on some device. Dropping the last handle returns it to its pool.
 #[derive(Debug)]
 pub enum Buffer {
-    /// Host memory, used by the CPU backend.
-    Host(HostBuffer),
+    /// Host memory, used by the CPU backend, and the pool it returns to.
+    Host(HostBuffer, Option<&'static HostPool>),
+}
+
+impl std::fmt::Debug for HostPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostPool({} idle bytes)", self.idle_bytes())
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let Buffer::Host(data, Some(pool)) = self else {
+            return;
+        };
+        pool.give(std::mem::replace(data, HostBuffer::Bool(Vec::new())));
+    }
 }
 
 impl Buffer {
     /// The host data, if this buffer lives on the host.
     pub fn host(&self) -> &HostBuffer {
         match self {
-            Buffer::Host(h) => h,
+            Buffer::Host(h, _) => h,
         }
     }
 

@@ -49,12 +49,16 @@ impl Tensor {
     /// A realized tensor over a host buffer laid out contiguously.
     pub(crate) fn from_host(buf: HostBuffer, shape: &[usize]) -> Tensor {
         let dtype = buf.dtype();
-        Tensor(Node::leaf(Arc::new(Buffer::Host(buf)), View::contiguous(shape), dtype))
+        Tensor(Node::leaf(
+            Arc::new(Buffer::Host(buf, Some(runtime().host_pool()))),
+            View::contiguous(shape),
+            dtype,
+        ))
     }
 
     /// Every element `value`: one stored element broadcast to `shape`.
     pub(crate) fn full_scalar(shape: &[usize], value: Scalar, dtype: DType) -> Tensor {
-        let buf = Arc::new(Buffer::Host(HostBuffer::filled(dtype, 1, value)));
+        let buf = Arc::new(Buffer::Host(HostBuffer::filled(dtype, 1, value), None));
         let view = View {
             shape: shape.to_vec(),
             strides: vec![0; shape.len()],

@@ -98,6 +98,19 @@ pub fn gather_range<T: Copy, U: Copy>(
 
 /// Reads a range of a buffer through a view into a chunk of its compute type.
 pub fn load(buf: &HostBuffer, view: &View, start: usize, len: usize) -> Vals {
+    // A broadcast constant loads as one value: ops treat it as a scalar.
+    let (view, len) = if len > 0 && view.is_broadcast_scalar() {
+        (
+            &View {
+                shape: vec![],
+                strides: vec![],
+                offset: view.offset,
+            },
+            1,
+        )
+    } else {
+        (view, len)
+    };
     let mut out = Vals::with_capacity(buf.dtype(), len);
     match (buf, &mut out) {
         (HostBuffer::Bool(d), Vals::Bool(o)) => gather_range(d, view, start, len, |x| x, o),
@@ -211,7 +224,8 @@ impl Program {
             };
             regs[i] = Some(v);
         }
-        regs.pop().flatten().expect("a program has at least one step")
+        let out = regs.pop().flatten().expect("a program has at least one step");
+        out.expand(len)
     }
 }
 

@@ -10,7 +10,7 @@ pub use eval::{gather_range, simplify};
 
 use crate::error::Result;
 use crate::schedule::{KernelOp, Schedule, Slot, SlotSource};
-use crate::storage::{Buffer, HostBuffer};
+use crate::storage::{Buffer, HostBuffer, HostPool};
 use eval::Store;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -24,7 +24,11 @@ pub const CHUNK: usize = 4096;
 static EMPTY: HostBuffer = HostBuffer::Bool(Vec::new());
 
 /// Runs every kernel of `s`; returns the buffers of the schedule's outputs by slot.
-pub fn execute(s: &Schedule, pool: &rayon::ThreadPool) -> Result<HashMap<Slot, Arc<Buffer>>> {
+pub fn execute(
+    s: &Schedule,
+    pool: &rayon::ThreadPool,
+    memory: &'static HostPool,
+) -> Result<HashMap<Slot, Arc<Buffer>>> {
     let mut phys: Vec<Option<HostBuffer>> = vec![None; s.buffers.len()];
     for k in &s.kernels {
         let p = match s.slots[k.out] {
@@ -33,7 +37,7 @@ pub fn execute(s: &Schedule, pool: &rayon::ThreadPool) -> Result<HashMap<Slot, A
         };
         let mut out = phys[p]
             .take()
-            .unwrap_or_else(|| HostBuffer::zeros(s.buffers[p].dtype, s.buffers[p].len));
+            .unwrap_or_else(|| memory.take(s.buffers[p].dtype, s.buffers[p].len));
         let bufs: Vec<&HostBuffer> = s
             .slots
             .iter()
@@ -53,10 +57,15 @@ pub fn execute(s: &Schedule, pool: &rayon::ThreadPool) -> Result<HashMap<Slot, A
         }
         let buf = match &s.slots[*slot] {
             SlotSource::Input(b) => b.clone(),
-            SlotSource::Computed { phys: p } => Arc::new(Buffer::Host(phys[*p].take().expect("outputs are written"))),
+            SlotSource::Computed { phys: p } => Arc::new(Buffer::Host(
+                phys[*p].take().expect("outputs are written"),
+                Some(memory),
+            )),
         };
         outputs.insert(*slot, buf);
     }
+    // Temporaries go back to the pool for the next realize.
+    phys.into_iter().flatten().for_each(|b| memory.give(b));
     Ok(outputs)
 }
 

@@ -18,6 +18,37 @@ pub enum Vals {
 }
 
 impl Vals {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Vals::Bool(v) => v.len(),
+            Vals::U8(v) => v.len(),
+            Vals::I32(v) => v.len(),
+            Vals::I64(v) => v.len(),
+            Vals::F32(v) => v.len(),
+            Vals::F64(v) => v.len(),
+        }
+    }
+
+    /// A single value repeated to `n` values (other chunks are returned as they are).
+    pub fn expand(self, n: usize) -> Vals {
+        fn rep<T: Copy>(v: Vec<T>, n: usize) -> Vec<T> {
+            if v.len() == 1 && n != 1 {
+                vec![v[0]; n]
+            } else {
+                v
+            }
+        }
+        match self {
+            Vals::Bool(v) => Vals::Bool(rep(v, n)),
+            Vals::U8(v) => Vals::U8(rep(v, n)),
+            Vals::I32(v) => Vals::I32(rep(v, n)),
+            Vals::I64(v) => Vals::I64(rep(v, n)),
+            Vals::F32(v) => Vals::F32(rep(v, n)),
+            Vals::F64(v) => Vals::F64(rep(v, n)),
+        }
+    }
+
     /// An empty chunk of the compute type of `dtype`, with room for `cap` values.
     pub fn with_capacity(dtype: DType, cap: usize) -> Vals {
         match dtype.compute() {
@@ -33,11 +64,18 @@ impl Vals {
 
 /// Float math the std traits lack.
 trait FloatExt: num_traits::Float {
+    /// `exp` of every value (f32 has a vectorized version).
+    fn exp_slice(v: &mut [Self]) {
+        map1(v, |x: Self| x.exp())
+    }
     fn erf(self) -> Self;
     fn round_even(self) -> Self;
     fn ln1p(self) -> Self;
 }
 impl FloatExt for f32 {
+    fn exp_slice(v: &mut [f32]) {
+        map1(v, exp_f32)
+    }
     fn erf(self) -> f32 {
         libm::erff(self)
     }
@@ -60,20 +98,100 @@ impl FloatExt for f64 {
     }
 }
 
-/// Applies `f` to every value; generic so each op's loop is compiled (and vectorized) on its own.
+/// True when the CPU has AVX2 and FMA: the inner loops are compiled twice and
+/// pick the wide version at run time (the default target is baseline x86-64).
 #[inline(always)]
-fn map1<T: Copy>(v: &mut [T], f: impl Fn(T) -> T) {
+fn wide() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[inline(always)]
+fn map1_loop<T: Copy>(v: &mut [T], f: impl Fn(T) -> T) {
     for x in v.iter_mut() {
         *x = f(*x);
     }
 }
 
-/// `a[i] = f(a[i], b[i])`, monomorphized per op like [`map1`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn map1_avx2<T: Copy>(v: &mut [T], f: impl Fn(T) -> T) {
+    map1_loop(v, f)
+}
+
+/// Applies `f` to every value; generic so each op's loop is compiled (and vectorized) on its own.
 #[inline(always)]
-fn map2<T: Copy>(a: &mut [T], b: &[T], f: impl Fn(T, T) -> T) {
+fn map1<T: Copy>(v: &mut [T], f: impl Fn(T) -> T) {
+    #[cfg(target_arch = "x86_64")]
+    if wide() {
+        // SAFETY: the CPU has the features this copy of the loop was compiled for.
+        return unsafe { map1_avx2(v, f) };
+    }
+    map1_loop(v, f)
+}
+
+#[inline(always)]
+fn map2_loop<T: Copy>(a: &mut [T], b: &[T], f: impl Fn(T, T) -> T) {
+    if let [y] = *b {
+        for x in a.iter_mut() {
+            *x = f(*x, y);
+        }
+        return;
+    }
     for (x, &y) in a.iter_mut().zip(b) {
         *x = f(*x, y);
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn map2_avx2<T: Copy>(a: &mut [T], b: &[T], f: impl Fn(T, T) -> T) {
+    map2_loop(a, b, f)
+}
+
+/// `a[i] = f(a[i], b[i])`, monomorphized per op like [`map1`]; a one-value `b`
+/// is a broadcast constant (no chunk is filled with it).
+#[inline(always)]
+fn map2<T: Copy>(a: &mut [T], b: &[T], f: impl Fn(T, T) -> T) {
+    #[cfg(target_arch = "x86_64")]
+    if wide() {
+        // SAFETY: the CPU has the features this copy of the loop was compiled for.
+        return unsafe { map2_avx2(a, b, f) };
+    }
+    map2_loop(a, b, f)
+}
+
+/// `e^x` for f32 without branches or calls, so loops over it vectorize:
+/// Cephes' range reduction and degree-6 polynomial (within 2 ulp), scaled by
+/// 2^n in two steps so results that are subnormal or infinite stay exact.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    // Round to nearest by adding 1.5 * 2^23: plain float adds, so baseline SSE2 vectorizes it too.
+    const MAGIC: f32 = 12_582_912.0;
+    let x = x.clamp(-104.0, 89.0);
+    let t = x * LOG2E + MAGIC;
+    let n = t - MAGIC;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    let n = t.to_bits().wrapping_sub(MAGIC.to_bits()) as i32;
+    let (n1, n2) = (n >> 1, n - (n >> 1));
+    let scale = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
+    y * scale(n1) * scale(n2)
 }
 
 fn float_unary<T: FloatExt>(op: UnaryOp, v: &mut [T]) {
@@ -93,7 +211,7 @@ fn float_unary<T: FloatExt>(op: UnaryOp, v: &mut [T]) {
         Floor => map1(v, |x: T| x.floor()),
         Ceil => map1(v, |x: T| x.ceil()),
         Round => map1(v, |x: T| x.round_even()),
-        Exp => map1(v, |x: T| x.exp()),
+        Exp => T::exp_slice(v),
         Log => map1(v, |x: T| x.ln()),
         Log1p => map1(v, |x: T| x.ln1p()),
         Sqrt => map1(v, |x: T| x.sqrt()),
@@ -196,7 +314,10 @@ macro_rules! int_binary {
     };
 }
 
-fn compare<T: PartialOrd>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {
+fn compare<T: PartialOrd + Copy>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {
+    if b.len() == 1 && a.len() != 1 {
+        return compare(op, a, &vec![b[0]; a.len()]);
+    }
     let z = a.iter().zip(b);
     match op {
         BinaryOp::Eq => z.map(|(x, y)| x == y).collect(),
@@ -207,8 +328,14 @@ fn compare<T: PartialOrd>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {
     }
 }
 
-/// Applies a binary op; both chunks have the same compute type.
+/// Applies a binary op; both chunks have the same compute type. Either may
+/// be a single broadcast value.
 pub fn binary(op: BinaryOp, a: Vals, b: Vals) -> Vals {
+    let a = if a.len() == 1 && b.len() > 1 {
+        a.expand(b.len())
+    } else {
+        a
+    };
     if op.is_comparison() {
         return Vals::Bool(match (&a, &b) {
             (Vals::Bool(x), Vals::Bool(y)) => compare(op, x, y),
@@ -238,8 +365,10 @@ pub fn binary(op: BinaryOp, a: Vals, b: Vals) -> Vals {
     a
 }
 
-/// `cond ? a : b`, elementwise.
+/// `cond ? a : b`, elementwise; single values broadcast.
 pub fn select(cond: Vals, a: Vals, b: Vals) -> Vals {
+    let n = cond.len().max(a.len()).max(b.len());
+    let (cond, a, b) = (cond.expand(n), a.expand(n), b.expand(n));
     let Vals::Bool(c) = cond else {
         unreachable!("the condition is bool by construction")
     };
@@ -312,6 +441,23 @@ mod tests {
         assert_eq!(r, Vals::F32(vec![2.0, -2.0]));
         let r = binary(BinaryOp::Rem, Vals::I64(vec![-7, 7, 5]), Vals::I64(vec![3, -3, 0]));
         assert_eq!(r, Vals::I64(vec![2, -2, 0]));
+    }
+
+    #[test]
+    fn vectorized_exp_matches_std_within_two_ulp() {
+        let mut x = -110.0f32;
+        while x < 95.0 {
+            let (got, want) = (exp_f32(x), x.exp());
+            let tol = 2.0 * f32::EPSILON * want.abs() + f32::from_bits(1);
+            assert!(
+                got == want || (got - want).abs() <= tol,
+                "exp({x}) = {got}, want {want}"
+            );
+            x += 0.0137;
+        }
+        assert_eq!(exp_f32(f32::INFINITY), f32::INFINITY);
+        assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_f32(f32::NAN).is_nan());
     }
 
     #[test]
