@@ -178,18 +178,27 @@ pub fn abi_tag() -> String {
 pub type HostRuntimeFn = unsafe extern "C" fn(*const c_char) -> *const c_void;
 
 /// Defines the exported `born_runtime_v1` symbol in a host executable (link
-/// it with `-rdynamic` so cells can see it).
+/// it with `-rdynamic` so the cells' engine copies can see it). The host's
+/// runtime lives in a static of the host binary, created on first request;
+/// the host's own engine copy finds it through the same symbol.
 #[macro_export]
 macro_rules! export_runtime {
     () => {
         /// The host's runtime, shared with every engine copy loaded in this process.
+        ///
+        /// # Safety
+        /// `abi` must point to a NUL-terminated string.
         #[no_mangle]
         pub unsafe extern "C" fn born_runtime_v1(abi: *const ::std::ffi::c_char) -> *const ::std::ffi::c_void {
+            static HOST: ::std::sync::OnceLock<&'static $crate::runtime::Runtime> = ::std::sync::OnceLock::new();
+            // SAFETY: the caller passes a NUL-terminated tag.
             let theirs = unsafe { ::std::ffi::CStr::from_ptr(abi) };
             if theirs.to_bytes() != $crate::runtime::abi_tag().as_bytes() {
                 return ::std::ptr::null();
             }
-            $crate::runtime::runtime() as *const $crate::runtime::Runtime as *const ::std::ffi::c_void
+            let rt: &'static $crate::runtime::Runtime =
+                HOST.get_or_init(|| ::std::boxed::Box::leak(::std::boxed::Box::new($crate::runtime::Runtime::new())));
+            rt as *const $crate::runtime::Runtime as *const ::std::ffi::c_void
         }
     };
 }
