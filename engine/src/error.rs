@@ -44,6 +44,8 @@ pub enum Error {
         /// The size of the indexed axis.
         size: usize,
     },
+    /// The user interrupted the computation (Ctrl-C, or the notebook's stop button).
+    Interrupted,
     /// Any other bad argument.
     InvalidArgument {
         /// The op being built.
@@ -91,6 +93,7 @@ impl fmt::Display for Error {
                 write!(f, "{op}: index {index} is out of range for an axis of size {size}")
             }
             Error::InvalidArgument { op, reason } => write!(f, "{op}: {reason}"),
+            Error::Interrupted => write!(f, "interrupted: the computation was stopped by the user"),
         }
     }
 }

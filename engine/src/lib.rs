@@ -30,7 +30,7 @@ pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::Device;
 pub use half;
-pub use runtime::{manual_seed, runtime, Runtime};
+pub use runtime::{check_interrupt, manual_seed, runtime, Runtime};
 pub use shape::{Dims, Pair, Shape, ShapeSpec};
 pub use tensor::{realize_all, Tensor};
 
@@ -40,7 +40,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::graph::Device;
     pub use crate::half::{bf16, f16};
-    pub use crate::runtime::manual_seed;
+    pub use crate::runtime::{check_interrupt, manual_seed};
     pub use crate::shape::{Pair, Shape};
     pub use crate::tensor::{realize_all, Tensor};
 }

@@ -8,7 +8,7 @@
 
 use crate::storage::HostPool;
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Process-wide engine state.
@@ -17,6 +17,7 @@ pub struct Runtime {
     memory: HostPool,
     rng: Mutex<Rng>,
     stats: Counters,
+    interrupt: AtomicBool,
 }
 
 /// Cumulative counters, readable with [`Runtime::stats`].
@@ -72,12 +73,30 @@ impl Runtime {
             memory: HostPool::new(limit),
             rng: Mutex::new(Rng::seeded(0)),
             stats: Counters::default(),
+            interrupt: AtomicBool::new(false),
         }
     }
 
     /// The CPU backend's thread pool.
     pub fn pool(&self) -> &rayon::ThreadPool {
         &self.pool
+    }
+
+    /// Asks running computations to stop (async-signal-safe: one atomic store,
+    /// so a SIGINT handler may call it).
+    pub fn request_interrupt(&self) {
+        self.interrupt.store(true, Ordering::SeqCst);
+    }
+
+    /// The interrupt flag, polled between kernels.
+    pub fn interrupt_flag(&self) -> &AtomicBool {
+        &self.interrupt
+    }
+
+    /// Clears a pending interrupt and reports whether there was one. Training
+    /// loops call [`check_interrupt`] instead to stop where they are.
+    pub fn take_interrupt(&self) -> bool {
+        self.interrupt.swap(false, Ordering::SeqCst)
     }
 
     /// Idle host buffers kept for reuse.
@@ -231,6 +250,15 @@ fn from_host() -> Option<&'static Runtime> {
         let ptr = f(tag.as_ptr()) as *const Runtime;
         ptr.as_ref()
     }
+}
+
+/// Returns `Err(Interrupted)` (and clears the flag) if the user asked to stop:
+/// call it in long loops so Ctrl-C ends them cleanly, keeping their variables.
+pub fn check_interrupt() -> crate::error::Result<()> {
+    if runtime().take_interrupt() {
+        return Err(crate::error::Error::Interrupted);
+    }
+    Ok(())
 }
 
 /// Reseeds the runtime's random generator.

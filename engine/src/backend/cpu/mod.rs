@@ -8,12 +8,13 @@ mod vals;
 
 pub use eval::{gather_range, simplify};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::schedule::{KernelOp, Schedule, Slot, SlotSource};
 use crate::storage::{Buffer, HostBuffer, HostPool};
 use eval::Store;
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// Elements per chunk of a fused loop: small enough that every intermediate
@@ -28,9 +29,15 @@ pub fn execute(
     s: &Schedule,
     pool: &rayon::ThreadPool,
     memory: &'static HostPool,
+    interrupt: &AtomicBool,
 ) -> Result<HashMap<Slot, Arc<Buffer>>> {
     let mut phys: Vec<Option<HostBuffer>> = vec![None; s.buffers.len()];
     for k in &s.kernels {
+        // Between kernels is the engine's safe point for Ctrl-C.
+        if interrupt.swap(false, Ordering::SeqCst) {
+            phys.into_iter().flatten().for_each(|b| memory.give(b));
+            return Err(Error::Interrupted);
+        }
         let p = match s.slots[k.out] {
             SlotSource::Computed { phys } => phys,
             SlotSource::Input(_) => unreachable!("kernels write computed slots"),
