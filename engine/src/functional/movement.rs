@@ -68,6 +68,9 @@ impl Tensor {
 
     /// Transpose of a matrix (tensors of rank < 2 are returned as they are).
     pub fn try_t(&self) -> Result<Tensor> {
+        if self.rank() < 2 {
+            return Ok(self.clone());
+        }
         if self.rank() > 2 {
             return Err(Error::arg(
                 "t",

@@ -29,6 +29,9 @@ macro_rules! same_type {
 
 /// The input of a kernel, read into row-major order.
 pub fn contiguous<T: Copy>(data: &[T], view: &View) -> Vec<T> {
+    if view.numel() == 0 {
+        return Vec::new();
+    }
     if view.is_contiguous() {
         let start = view.offset as usize;
         return data[start..start + view.numel()].to_vec();
@@ -119,6 +122,37 @@ fn check_index(op: &'static str, i: i64, size: usize) -> Result<usize> {
     Ok(i as usize)
 }
 
+/// For each element of a (contiguous) index tensor of shape `ishape`, in
+/// order: `(its position, the position in a contiguous tensor of shape
+/// `shape` with the index value on `axis`)`, checking the index value.
+fn index_positions(
+    op: &'static str,
+    idx: &[i64],
+    ishape: &[usize],
+    shape: &[usize],
+    axis: usize,
+    mut f: impl FnMut(usize, usize),
+) -> Result<()> {
+    let strides = crate::shape::contiguous_strides(shape);
+    let nd = ishape.len();
+    let mut at = vec![0usize; nd];
+    for (j, &v) in idx.iter().enumerate() {
+        let k = check_index(op, v, shape[axis])?;
+        let pos: usize = (0..nd)
+            .map(|d| if d == axis { k } else { at[d] } * strides[d] as usize)
+            .sum();
+        f(j, pos);
+        for d in (0..nd).rev() {
+            at[d] += 1;
+            if at[d] < ishape[d] {
+                break;
+            }
+            at[d] = 0;
+        }
+    }
+    Ok(())
+}
+
 /// `torch.gather` along `axis`.
 pub fn gather(
     src: &HostBuffer,
@@ -129,22 +163,17 @@ pub fn gather(
     out: &mut HostBuffer,
 ) -> Result<()> {
     let idx = contiguous(index, iview);
-    let (outer, ilen, inner) = lanes(&iview.shape, axis);
-    let (_, slen, sinner) = lanes(&view.shape, axis);
-    fn go<T: Copy>(data: Vec<T>, idx: &[i64], o: &mut [T], dims: [usize; 5]) -> Result<()> {
-        let [outer, ilen, inner, slen, sinner] = dims;
-        for a in 0..outer {
-            for i in 0..ilen {
-                for b in 0..inner {
-                    let j = (a * ilen + i) * inner + b;
-                    let k = check_index("gather", idx[j], slen)?;
-                    o[j] = data[(a * slen + k) * sinner + b];
-                }
-            }
-        }
-        Ok(())
+    fn go<T: Copy>(
+        data: Vec<T>,
+        shape: &[usize],
+        idx: &[i64],
+        ishape: &[usize],
+        axis: usize,
+        o: &mut [T],
+    ) -> Result<()> {
+        index_positions("gather", idx, ishape, shape, axis, |j, p| o[j] = data[p])
     }
-    same_type!(src, out, s, o => go(contiguous(s, view), &idx, o, [outer, ilen, inner, slen, sinner]))
+    same_type!(src, out, s, o => go(contiguous(s, view), &view.shape, &idx, &iview.shape, axis, o))
 }
 
 /// `torch.scatter` / `scatter_add` into a copy of the input.
@@ -161,50 +190,50 @@ pub fn scatter(
     out: &mut HostBuffer,
 ) -> Result<()> {
     let idx = contiguous(index, iview);
-    let (outer, ilen, inner) = lanes(&iview.shape, axis);
-    let (_, olen, oinner) = lanes(&view.shape, axis);
-    let mut err = Ok(());
-    fn go<T: HostElement + Accum>(
+    #[allow(clippy::too_many_arguments)]
+    fn go<T: Copy + Accum>(
         s: &[T],
         view: &View,
         vals: &[T],
         vview: &View,
-        o: &mut [T],
-        mut visit: impl FnMut(&mut dyn FnMut(usize, usize)),
+        idx: &[i64],
+        ishape: &[usize],
+        axis: usize,
         add: bool,
-    ) {
+        o: &mut [T],
+    ) -> Result<()> {
         o.copy_from_slice(&contiguous(s, view));
         let v = contiguous(vals, vview);
-        visit(&mut |dst, j| o[dst] = if add { o[dst].add(v[j]) } else { v[j] });
+        index_positions("scatter", idx, ishape, &view.shape, axis, |j, p| {
+            o[p] = if add { o[p].add(v[j]) } else { v[j] }
+        })
     }
-    let walk = |f: &mut dyn FnMut(usize, usize)| {
-        for a in 0..outer {
-            for i in 0..ilen {
-                for b in 0..inner {
-                    let j = (a * ilen + i) * inner + b;
-                    match check_index("scatter", idx[j], olen) {
-                        Ok(k) => f((a * olen + k) * oinner + b, j),
-                        Err(e) => {
-                            err = Err(e);
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-    };
+    let ishape = &iview.shape;
     match (src, values, out) {
-        (HostBuffer::F32(s), HostBuffer::F32(v), HostBuffer::F32(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::F64(s), HostBuffer::F64(v), HostBuffer::F64(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::F16(s), HostBuffer::F16(v), HostBuffer::F16(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::BF16(s), HostBuffer::BF16(v), HostBuffer::BF16(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::I64(s), HostBuffer::I64(v), HostBuffer::I64(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::I32(s), HostBuffer::I32(v), HostBuffer::I32(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::U8(s), HostBuffer::U8(v), HostBuffer::U8(o)) => go(s, view, v, vview, o, walk, add),
-        (HostBuffer::Bool(s), HostBuffer::Bool(v), HostBuffer::Bool(o)) => go(s, view, v, vview, o, walk, add),
+        (HostBuffer::F32(s), HostBuffer::F32(v), HostBuffer::F32(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
+        (HostBuffer::F64(s), HostBuffer::F64(v), HostBuffer::F64(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
+        (HostBuffer::F16(s), HostBuffer::F16(v), HostBuffer::F16(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
+        (HostBuffer::BF16(s), HostBuffer::BF16(v), HostBuffer::BF16(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
+        (HostBuffer::I64(s), HostBuffer::I64(v), HostBuffer::I64(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
+        (HostBuffer::I32(s), HostBuffer::I32(v), HostBuffer::I32(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
+        (HostBuffer::U8(s), HostBuffer::U8(v), HostBuffer::U8(o)) => go(s, view, v, vview, &idx, ishape, axis, add, o),
+        (HostBuffer::Bool(s), HostBuffer::Bool(v), HostBuffer::Bool(o)) => {
+            go(s, view, v, vview, &idx, ishape, axis, add, o)
+        }
         _ => unreachable!("scatter dtypes are checked at build time"),
     }
-    err
 }
 
 /// Addition for scatter-add and cumsum.
