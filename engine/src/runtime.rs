@@ -14,6 +14,9 @@ use std::sync::{Mutex, OnceLock};
 /// Process-wide engine state.
 pub struct Runtime {
     pool: rayon::ThreadPool,
+    threads: usize,
+    // The engine copy that created this runtime (address of its `COPY_MARK`).
+    owner: usize,
     memory: HostPool,
     rng: Mutex<Rng>,
     stats: Counters,
@@ -58,11 +61,7 @@ impl Runtime {
 
     /// A runtime with exactly `threads` workers.
     pub fn with_threads(threads: usize) -> Runtime {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .thread_name(|i| format!("born-cpu-{i}"))
-            .build()
-            .expect("the CPU thread pool could not start");
+        let pool = build_pool(threads);
         // Idle buffers kept for reuse: 1 GiB unless BORN_POOL_BYTES says otherwise.
         let limit = std::env::var("BORN_POOL_BYTES")
             .ok()
@@ -70,6 +69,8 @@ impl Runtime {
             .unwrap_or(1usize << 30);
         Runtime {
             pool,
+            threads,
+            owner: copy_mark(),
             memory: HostPool::new(limit),
             rng: Mutex::new(Rng::seeded(0)),
             stats: Counters::default(),
@@ -78,8 +79,18 @@ impl Runtime {
     }
 
     /// The CPU backend's thread pool.
+    ///
+    /// A rayon pool only serves the copy of rayon that started it: its workers set
+    /// that copy's thread-locals, and a job from another copy (a notebook cell's
+    /// engine, sharing the host's runtime) fails rayon's worker assertion. So an
+    /// engine copy other than the runtime's creator uses a pool of its own, with
+    /// the same number of threads; everything else in the runtime stays shared.
     pub fn pool(&self) -> &rayon::ThreadPool {
-        &self.pool
+        if self.owner == copy_mark() {
+            return &self.pool;
+        }
+        static LOCAL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+        LOCAL.get_or_init(|| build_pool(self.threads))
     }
 
     /// Asks running computations to stop (async-signal-safe: one atomic store,
@@ -129,6 +140,21 @@ impl Runtime {
         self.stats.kernels.fetch_add(kernels as u64, Ordering::Relaxed);
         self.stats.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
     }
+}
+
+fn build_pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("born-cpu-{i}"))
+        .build()
+        .expect("the CPU thread pool could not start")
+}
+
+// One byte per engine copy: its address tells copies apart.
+static COPY_MARK: u8 = 0;
+
+fn copy_mark() -> usize {
+    &COPY_MARK as *const u8 as usize
 }
 
 /// xoshiro256++: small, fast, and the same stream on every platform.

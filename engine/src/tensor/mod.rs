@@ -2,7 +2,6 @@
 //! shapes at once) and nothing runs until a value is needed.
 
 mod creation;
-mod display;
 mod prim;
 
 use crate::backend::cpu;

@@ -1,73 +1,9 @@
 //! Text form of a tensor, PyTorch-like: nested rows, aligned, elided when large.
+//! The cell rules (format, elision) are shared with the HTML table in `cells`.
 
-use super::Tensor;
-use crate::dtype::DType;
+use super::cells::{shown, CellFormat, ELIDE_ABOVE};
+use crate::tensor::Tensor;
 use std::fmt;
-
-/// Beyond this many elements, each dim shows only its first and last `EDGE` entries.
-const ELIDE_ABOVE: usize = 1000;
-const EDGE: usize = 3;
-
-/// How each element is written.
-enum Style {
-    Bool,
-    Int,
-    /// Floats that are all whole numbers: `3.`
-    Whole,
-    Fixed(usize),
-    Sci,
-}
-
-fn style(dtype: DType, vals: &[f64]) -> Style {
-    if dtype == DType::Bool {
-        return Style::Bool;
-    }
-    if !dtype.is_float() {
-        return Style::Int;
-    }
-    let finite: Vec<f64> = vals.iter().copied().filter(|v| v.is_finite()).collect();
-    if finite.iter().all(|v| v.fract() == 0.0) && finite.iter().all(|v| v.abs() < 1e8) {
-        return Style::Whole;
-    }
-    let max = finite.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let min = finite
-        .iter()
-        .filter(|v| **v != 0.0)
-        .fold(f64::INFINITY, |m, v| m.min(v.abs()));
-    if max >= 1e8 || min < 1e-4 {
-        Style::Sci
-    } else {
-        Style::Fixed(4)
-    }
-}
-
-fn format_one(v: f64, s: &Style) -> String {
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    match s {
-        Style::Bool => (if v != 0.0 { "true" } else { "false" }).into(),
-        Style::Int => format!("{}", v as i64),
-        Style::Whole => format!("{v:.0}."),
-        Style::Fixed(p) => format!("{v:.p$}", p = *p),
-        Style::Sci => format!("{v:.4e}"),
-    }
-}
-
-/// Indices shown along a dim of size `n` (`None` marks the "..." gap).
-fn shown(n: usize, elide: bool) -> Vec<Option<usize>> {
-    if elide && n > 2 * EDGE {
-        let mut v: Vec<Option<usize>> = (0..EDGE).map(Some).collect();
-        v.push(None);
-        v.extend((n - EDGE..n).map(Some));
-        v
-    } else {
-        (0..n).map(Some).collect()
-    }
-}
 
 fn write_nested(
     out: &mut String,
@@ -120,8 +56,8 @@ impl Tensor {
         let strides = crate::shape::contiguous_strides(self.shape());
         let strides: Vec<usize> = strides.iter().map(|&s| s as usize).collect();
         // Only the shown elements decide the format, as in NumPy.
-        let st = style(self.dtype(), &vals);
-        let cells: Vec<String> = vals.iter().map(|&v| format_one(v, &st)).collect();
+        let st = CellFormat::choose(self.dtype(), &vals);
+        let cells: Vec<String> = vals.iter().map(|&v| st.format(v)).collect();
         let width = cells.iter().map(|c| c.len()).max().unwrap_or(0);
         let mut body = String::new();
         write_nested(
