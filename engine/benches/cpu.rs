@@ -95,7 +95,7 @@ fn main() {
     let chain_only = args.iter().any(|a| a == "--chain-only");
     let sizes: &[usize] = if quick { &[256, 1024] } else { &[256, 512, 1024, 2048] };
     let samples = if quick { 3 } else { 7 };
-    let threads = born::runtime().pool().current_num_threads();
+    let threads = born::backend::Parallel::threads(born::runtime());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "Born CPU benchmark: {threads} threads, load average {}",

@@ -6,17 +6,25 @@
 //! [`export_runtime!`]; every copy of the engine finds it once through
 //! `dlsym` and shares it. A plain program or test has no host and gets its own.
 
+use crate::backend::Parallel;
 use crate::storage::HostPool;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+/// Runs `task(ctx, i)` for `i in 0..n` on the creator copy's thread pool.
+/// A plain C function pointer, so engine copies in notebook cells can hand
+/// work to the one pool (a rayon pool only serves the rayon copy that made it).
+type ParallelFn = unsafe extern "C" fn(rt: *const Runtime, n: usize, ctx: *const c_void, task: TaskFn);
+/// One task of a [`ParallelFn`] call, compiled in the calling copy.
+type TaskFn = unsafe extern "C" fn(ctx: *const c_void, i: usize);
+
 /// Process-wide engine state.
 pub struct Runtime {
     pool: rayon::ThreadPool,
     threads: usize,
-    // The engine copy that created this runtime (address of its `COPY_MARK`).
-    owner: usize,
+    // Set by the copy that created the runtime; every copy calls it to run parallel work.
+    parallel: ParallelFn,
     memory: HostPool,
     rng: Mutex<Rng>,
     stats: Counters,
@@ -70,27 +78,12 @@ impl Runtime {
         Runtime {
             pool,
             threads,
-            owner: copy_mark(),
+            parallel: creator_parallel,
             memory: HostPool::new(limit),
             rng: Mutex::new(Rng::seeded(0)),
             stats: Counters::default(),
             interrupt: AtomicBool::new(false),
         }
-    }
-
-    /// The CPU backend's thread pool.
-    ///
-    /// A rayon pool only serves the copy of rayon that started it: its workers set
-    /// that copy's thread-locals, and a job from another copy (a notebook cell's
-    /// engine, sharing the host's runtime) fails rayon's worker assertion. So an
-    /// engine copy other than the runtime's creator uses a pool of its own, with
-    /// the same number of threads; everything else in the runtime stays shared.
-    pub fn pool(&self) -> &rayon::ThreadPool {
-        if self.owner == copy_mark() {
-            return &self.pool;
-        }
-        static LOCAL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-        LOCAL.get_or_init(|| build_pool(self.threads))
     }
 
     /// Asks running computations to stop (async-signal-safe: one atomic store,
@@ -150,11 +143,56 @@ fn build_pool(threads: usize) -> rayon::ThreadPool {
         .expect("the CPU thread pool could not start")
 }
 
-// One byte per engine copy: its address tells copies apart.
-static COPY_MARK: u8 = 0;
+/// The creator copy's side of [`ParallelFn`]: its own rayon pool runs the tasks.
+unsafe extern "C" fn creator_parallel(rt: *const Runtime, n: usize, ctx: *const c_void, task: TaskFn) {
+    use rayon::prelude::*;
+    // SAFETY: `rt` is the live runtime whose `parallel` field led here.
+    let rt = unsafe { &*rt };
+    let ctx = ctx as usize;
+    // SAFETY: `task` and `ctx` come from `Runtime::run`, which outlives this call.
+    rt.pool.install(|| {
+        (0..n)
+            .into_par_iter()
+            .for_each(|i| unsafe { task(ctx as *const c_void, i) })
+    });
+}
 
-fn copy_mark() -> usize {
-    &COPY_MARK as *const u8 as usize
+/// The calling copy's side of [`TaskFn`]: runs the closure, catching a panic
+/// so it never unwinds through the other copy's frames.
+unsafe extern "C" fn run_task(ctx: *const c_void, i: usize) {
+    // SAFETY: `ctx` points to the `TaskCtx` of the `Runtime::run` call in progress.
+    let ctx = unsafe { &*(ctx as *const TaskCtx) };
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (ctx.f)(i))).is_err() {
+        ctx.panicked.store(true, Ordering::SeqCst);
+    }
+}
+
+struct TaskCtx<'a> {
+    f: &'a (dyn Fn(usize) + Sync),
+    panicked: AtomicBool,
+}
+
+impl Parallel for Runtime {
+    fn threads(&self) -> usize {
+        self.threads
+    }
+
+    fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        if n <= 1 || self.threads <= 1 {
+            (0..n).for_each(f);
+            return;
+        }
+        let ctx = TaskCtx {
+            f,
+            panicked: AtomicBool::new(false),
+        };
+        // SAFETY: `ctx` lives until the call returns, and the call returns only
+        // when every task has finished.
+        unsafe { (self.parallel)(self, n, &ctx as *const TaskCtx as *const c_void, run_task) };
+        if ctx.panicked.load(Ordering::SeqCst) {
+            panic!("a parallel task of the CPU backend panicked (see the message above)");
+        }
+    }
 }
 
 /// xoshiro256++: small, fast, and the same stream on every platform.

@@ -184,7 +184,7 @@ pub fn realize_all(tensors: &[&Tensor]) -> Result<()> {
         return Ok(());
     }
     let rt = runtime();
-    let buffers = cpu::execute(&sched, rt.pool(), rt.host_pool(), rt.interrupt_flag())?;
+    let buffers = cpu::execute(&sched, rt, rt.host_pool(), rt.interrupt_flag())?;
     if !sched.kernels.is_empty() {
         rt.count_realize(sched.kernels.len(), sched.bytes_allocated());
     }

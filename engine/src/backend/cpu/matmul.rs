@@ -2,10 +2,11 @@
 //! strides (a transposed operand costs no copy); other dtypes are gathered first.
 
 use super::eval::gather_range;
+use super::sgemm;
+use crate::backend::{par_chunks_mut, Parallel, Serial};
 use crate::ops::View;
 use crate::storage::HostBuffer;
 use half::{bf16, f16};
-use rayon::prelude::*;
 
 /// Offsets of every batch matrix of a `[..., r, c]` view, in batch row-major order.
 fn batch_offsets(v: &View) -> Vec<isize> {
@@ -37,69 +38,126 @@ fn batch_offsets(v: &View) -> Vec<isize> {
     out
 }
 
-/// Strided f32/f64 GEMM for one matrix pair, `c` contiguous `m x n`.
-///
-/// # Safety
-/// `a` and `b` with their strides must stay inside their slices (checked by the caller through view spans).
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_one<T: 'static + Copy>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: *const T,
-    (a_rs, a_cs): (isize, isize),
-    b: *const T,
-    (b_rs, b_cs): (isize, isize),
-    c: &mut [T],
-    alpha: T,
-    beta: T,
-    threads: usize,
-) {
-    let par = if threads > 1 && m * n * k >= 48 * 48 * 48 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
-    gemm::gemm(
-        m,
-        n,
-        k,
-        c.as_mut_ptr(),
-        1,
-        n as isize,
-        false,
-        a,
-        a_cs,
-        a_rs,
-        b,
-        b_cs,
-        b_rs,
-        alpha,
-        beta,
-        false,
-        false,
-        false,
-        par,
+/// One strided matrix product into a contiguous `m x n` block: f32 through the
+/// project's AVX-512 kernel (`sgemm`, which falls back to the `gemm` crate),
+/// f64 through the `gemm` crate.
+trait Gemm: Copy + Send + Sync + 'static {
+    /// # Safety
+    /// `a` and `b` with their strides stay inside their buffers (the views were checked at build time).
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(
+        dims: (usize, usize, usize),
+        a: *const Self,
+        a_st: (isize, isize),
+        b: *const Self,
+        b_st: (isize, isize),
+        c: &mut [Self],
+        par: &dyn Parallel,
+        threads: usize,
     );
 }
 
+impl Gemm for f32 {
+    unsafe fn gemm(
+        (m, k, n): (usize, usize, usize),
+        a: *const f32,
+        (a_rs, a_cs): (isize, isize),
+        b: *const f32,
+        (b_rs, b_cs): (isize, isize),
+        c: &mut [f32],
+        par: &dyn Parallel,
+        _threads: usize,
+    ) {
+        let a = sgemm::MatRef {
+            ptr: a,
+            rows: m,
+            cols: k,
+            rs: a_rs,
+            cs: a_cs,
+        };
+        let b = sgemm::MatRef {
+            ptr: b,
+            rows: k,
+            cols: n,
+            rs: b_rs,
+            cs: b_cs,
+        };
+        let c = sgemm::MatMut {
+            ptr: c.as_mut_ptr(),
+            rows: m,
+            cols: n,
+            rs: n as isize,
+            cs: 1,
+        };
+        // SAFETY: forwarded from the caller; `c` is a fresh, unaliased block.
+        unsafe { sgemm::sgemm(a, b, c, false, par) }
+    }
+}
+
+impl Gemm for f64 {
+    unsafe fn gemm(
+        (m, k, n): (usize, usize, usize),
+        a: *const f64,
+        (a_rs, a_cs): (isize, isize),
+        b: *const f64,
+        (b_rs, b_cs): (isize, isize),
+        c: &mut [f64],
+        par: &dyn Parallel,
+        threads: usize,
+    ) {
+        // Row blocks of C in parallel, each a single-threaded gemm call (the gemm
+        // crate's own threading would use rayon directly; see `runtime`).
+        let blocks = if threads > 1 && m * n * k >= 64 * 64 * 64 {
+            threads * 2
+        } else {
+            1
+        };
+        let rows = m.div_ceil(blocks).max(1);
+        let (ap, bp) = (a as usize, b as usize);
+        par_chunks_mut(par, c, rows * n, &|i, ci| {
+            let r0 = i * rows;
+            let mi = ci.len() / n;
+            // SAFETY: forwarded from the caller; gemm reads only inside the given strides.
+            unsafe {
+                gemm::gemm(
+                    mi,
+                    n,
+                    k,
+                    ci.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    false,
+                    (ap as *const f64).offset(r0 as isize * a_rs),
+                    a_cs,
+                    a_rs,
+                    bp as *const f64,
+                    b_cs,
+                    b_rs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
+        })
+    }
+}
+
 /// Runs the product of `a` (`[..., m, k]`) and `b` (`[..., k, n]`) into `out` (`[..., m, n]`, contiguous).
-pub fn matmul(a: &HostBuffer, av: &View, b: &HostBuffer, bv: &View, out: &mut HostBuffer, pool: &rayon::ThreadPool) {
+pub fn matmul(a: &HostBuffer, av: &View, b: &HostBuffer, bv: &View, out: &mut HostBuffer, par: &dyn Parallel) {
     let nd = av.shape.len();
     let (m, k, n) = (av.shape[nd - 2], av.shape[nd - 1], bv.shape[nd - 1]);
     match (a, b, out) {
-        (HostBuffer::F32(a), HostBuffer::F32(b), HostBuffer::F32(c)) => {
-            strided(a, av, b, bv, c, (m, k, n), 1.0f32, 0.0, pool)
-        }
-        (HostBuffer::F64(a), HostBuffer::F64(b), HostBuffer::F64(c)) => {
-            strided(a, av, b, bv, c, (m, k, n), 1.0f64, 0.0, pool)
-        }
+        (HostBuffer::F32(a), HostBuffer::F32(b), HostBuffer::F32(c)) => strided(a, av, b, bv, c, (m, k, n), par),
+        (HostBuffer::F64(a), HostBuffer::F64(b), HostBuffer::F64(c)) => strided(a, av, b, bv, c, (m, k, n), par),
         (HostBuffer::F16(a), HostBuffer::F16(b), HostBuffer::F16(c)) => {
-            let r = via_f32(a, av, b, bv, (m, k, n), f16::to_f32, pool);
+            let r = via_f32(a, av, b, bv, (m, k, n), f16::to_f32, par);
             c.iter_mut().zip(r).for_each(|(d, x)| *d = f16::from_f32(x));
         }
         (HostBuffer::BF16(a), HostBuffer::BF16(b), HostBuffer::BF16(c)) => {
-            let r = via_f32(a, av, b, bv, (m, k, n), bf16::to_f32, pool);
+            let r = via_f32(a, av, b, bv, (m, k, n), bf16::to_f32, par);
             c.iter_mut().zip(r).for_each(|(d, x)| *d = bf16::from_f32(x));
         }
         (HostBuffer::I64(a), HostBuffer::I64(b), HostBuffer::I64(c)) => naive(a, av, b, bv, c, (m, k, n), |x| x, |x| x),
@@ -113,17 +171,14 @@ pub fn matmul(a: &HostBuffer, av: &View, b: &HostBuffer, bv: &View, out: &mut Ho
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn strided<T: 'static + Copy + Send + Sync>(
+fn strided<T: Gemm + Default>(
     a: &[T],
     av: &View,
     b: &[T],
     bv: &View,
     c: &mut [T],
     (m, k, n): (usize, usize, usize),
-    one: T,
-    zero: T,
-    pool: &rayon::ThreadPool,
+    par: &dyn Parallel,
 ) {
     if m * n == 0 {
         return;
@@ -132,35 +187,36 @@ fn strided<T: 'static + Copy + Send + Sync>(
     let a_st = (av.strides[nd - 2], av.strides[nd - 1]);
     let b_st = (bv.strides[nd - 2], bv.strides[nd - 1]);
     let (ao, bo) = (batch_offsets(av), batch_offsets(bv));
-    let threads = pool.current_num_threads();
-    // Pointers are sent across threads as integers; each task writes its own output block.
+    let threads = par.threads();
+    // Pointers cross threads as integers; each task writes its own output block.
     let (ap, bp) = (a.as_ptr() as usize, b.as_ptr() as usize);
-    let run = |i: usize, ci: &mut [T], threads: usize| unsafe {
+    let run = |i: usize, ci: &mut [T], par: &dyn Parallel, threads: usize| {
         if k == 0 {
-            ci.iter_mut().for_each(|x| *x = zero);
+            ci.iter_mut().for_each(|x| *x = T::default());
             return;
         }
-        gemm_one(
-            m,
-            n,
-            k,
-            (ap as *const T).offset(ao[i]),
-            a_st,
-            (bp as *const T).offset(bo[i]),
-            b_st,
-            ci,
-            zero,
-            one,
-            threads,
-        )
-    };
-    pool.install(|| {
-        if ao.len() > 1 && m * n * k < 128 * 128 * 128 {
-            c.par_chunks_mut(m * n).enumerate().for_each(|(i, ci)| run(i, ci, 1));
-        } else {
-            c.chunks_mut(m * n).enumerate().for_each(|(i, ci)| run(i, ci, threads));
+        // SAFETY: the offsets and strides come from views whose spans the shape rules checked.
+        unsafe {
+            T::gemm(
+                (m, k, n),
+                (ap as *const T).offset(ao[i]),
+                a_st,
+                (bp as *const T).offset(bo[i]),
+                b_st,
+                ci,
+                par,
+                threads,
+            )
         }
-    });
+    };
+    if ao.len() > 1 && m * n * k < 128 * 128 * 128 {
+        // Many small products: one per task, each single-threaded.
+        par_chunks_mut(par, c, m * n, &|i, ci| run(i, ci, &Serial, 1));
+    } else {
+        c.chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, ci)| run(i, ci, par, threads));
+    }
 }
 
 fn via_f32<T: Copy>(
@@ -170,7 +226,7 @@ fn via_f32<T: Copy>(
     bv: &View,
     dims: (usize, usize, usize),
     up: fn(T) -> f32,
-    pool: &rayon::ThreadPool,
+    par: &dyn Parallel,
 ) -> Vec<f32> {
     let (mut a32, mut b32) = (Vec::new(), Vec::new());
     gather_range(a, av, 0, av.numel(), up, &mut a32);
@@ -184,9 +240,7 @@ fn via_f32<T: Copy>(
         &View::contiguous(&bv.shape),
         &mut c,
         dims,
-        1.0,
-        0.0,
-        pool,
+        par,
     );
     c
 }

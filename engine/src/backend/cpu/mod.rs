@@ -1,18 +1,20 @@
-//! The CPU backend: runs a [`Schedule`] on host buffers with the runtime's thread pool.
+//! The CPU backend: runs a [`Schedule`] on host buffers with the runtime's thread pool
+//! (reached through [`Parallel`], never rayon directly: see `runtime`).
 
 mod eval;
 mod matmul;
 mod misc;
 mod reduce;
+pub mod sgemm;
 mod vals;
 
 pub use eval::{gather_range, simplify};
 
+use crate::backend::{par_chunks_mut, Parallel, Serial};
 use crate::error::{Error, Result};
 use crate::schedule::{KernelOp, Schedule, Slot, SlotSource};
 use crate::storage::{Buffer, HostBuffer, HostPool};
 use eval::Store;
-use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,7 +29,7 @@ static EMPTY: HostBuffer = HostBuffer::Bool(Vec::new());
 /// Runs every kernel of `s`; returns the buffers of the schedule's outputs by slot.
 pub fn execute(
     s: &Schedule,
-    pool: &rayon::ThreadPool,
+    par: &dyn Parallel,
     memory: &'static HostPool,
     interrupt: &AtomicBool,
 ) -> Result<HashMap<Slot, Arc<Buffer>>> {
@@ -53,7 +55,7 @@ pub fn execute(
                 SlotSource::Computed { phys: q } => phys[*q].as_ref().unwrap_or(&EMPTY),
             })
             .collect();
-        let result = run_kernel(&k.op, &k.shape, &bufs, &mut out, pool);
+        let result = run_kernel(&k.op, &k.shape, &bufs, &mut out, par);
         phys[p] = Some(out);
         result?;
     }
@@ -81,26 +83,23 @@ fn run_kernel(
     shape: &[usize],
     bufs: &[&HostBuffer],
     out: &mut HostBuffer,
-    pool: &rayon::ThreadPool,
+    par: &dyn Parallel,
 ) -> Result<()> {
     match op {
         KernelOp::Elementwise(expr) => {
             let program = eval::Program::compile(expr);
             let n = out.len();
             crate::with_host!(out, o => {
-                let body = |(ci, dst): (usize, &mut [_])| {
+                let body = |ci: usize, dst: &mut [_]| {
                     let len = dst.len();
                     Store::store(dst, program.run(bufs, ci * CHUNK, len))
                 };
-                if n <= 4 * CHUNK || pool.current_num_threads() == 1 {
-                    o.chunks_mut(CHUNK).enumerate().for_each(body);
-                } else {
-                    pool.install(|| o.par_chunks_mut(CHUNK).enumerate().for_each(body));
-                }
+                let par: &dyn Parallel = if n <= 4 * CHUNK { &Serial } else { par };
+                par_chunks_mut(par, o, CHUNK, &body);
             });
         }
         KernelOp::Reduce { op, expr, n_out, n_red } => {
-            reduce::reduce(*op, &eval::Program::compile(expr), *n_out, *n_red, bufs, out, pool)
+            reduce::reduce(*op, &eval::Program::compile(expr), *n_out, *n_red, bufs, out, par)
         }
         KernelOp::ArgReduce { src, axis, max } => {
             let HostBuffer::I64(o) = out else {
@@ -108,7 +107,7 @@ fn run_kernel(
             };
             misc::argreduce(bufs[src.slot], &src.view, *axis, *max, o)
         }
-        KernelOp::MatMul { a, b } => matmul::matmul(bufs[a.slot], &a.view, bufs[b.slot], &b.view, out, pool),
+        KernelOp::MatMul { a, b } => matmul::matmul(bufs[a.slot], &a.view, bufs[b.slot], &b.view, out, par),
         KernelOp::Pad { src, pads, value } => misc::pad(bufs[src.slot], &src.view, pads, *value, out),
         KernelOp::Cat { srcs, axis } => {
             let srcs: Vec<_> = srcs.iter().map(|s| (bufs[s.slot], &s.view)).collect();

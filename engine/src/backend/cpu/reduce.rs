@@ -4,9 +4,9 @@
 use super::eval::{Program, Store};
 use super::vals::Vals;
 use super::CHUNK;
+use crate::backend::{par_chunks_mut, Parallel};
 use crate::ops::ReduceOp;
 use crate::storage::HostBuffer;
-use rayon::prelude::*;
 
 /// An element type that can be reduced.
 trait Reducible: Copy + Send + Sync {
@@ -149,15 +149,15 @@ pub fn reduce(
     n_red: usize,
     bufs: &[&HostBuffer],
     out: &mut HostBuffer,
-    pool: &rayon::ThreadPool,
+    par: &dyn Parallel,
 ) {
     let vals = match program.run(bufs, 0, 0) {
-        Vals::F32(_) => f32::wrap(typed::<f32>(op, program, n_out, n_red, bufs, pool)),
-        Vals::F64(_) => f64::wrap(typed::<f64>(op, program, n_out, n_red, bufs, pool)),
-        Vals::I32(_) => i32::wrap(typed::<i32>(op, program, n_out, n_red, bufs, pool)),
-        Vals::I64(_) => i64::wrap(typed::<i64>(op, program, n_out, n_red, bufs, pool)),
-        Vals::U8(_) => u8::wrap(typed::<u8>(op, program, n_out, n_red, bufs, pool)),
-        Vals::Bool(_) => bool::wrap(typed::<bool>(op, program, n_out, n_red, bufs, pool)),
+        Vals::F32(_) => f32::wrap(typed::<f32>(op, program, n_out, n_red, bufs, par)),
+        Vals::F64(_) => f64::wrap(typed::<f64>(op, program, n_out, n_red, bufs, par)),
+        Vals::I32(_) => i32::wrap(typed::<i32>(op, program, n_out, n_red, bufs, par)),
+        Vals::I64(_) => i64::wrap(typed::<i64>(op, program, n_out, n_red, bufs, par)),
+        Vals::U8(_) => u8::wrap(typed::<u8>(op, program, n_out, n_red, bufs, par)),
+        Vals::Bool(_) => bool::wrap(typed::<bool>(op, program, n_out, n_red, bufs, par)),
     };
     crate::with_host!(out, o => Store::store(&mut o[..], vals));
 }
@@ -168,7 +168,7 @@ fn typed<T: Reducible>(
     n_out: usize,
     n_red: usize,
     bufs: &[&HostBuffer],
-    pool: &rayon::ThreadPool,
+    par: &dyn Parallel,
 ) -> Vec<T> {
     let range = |start: usize, len: usize| T::take(program.run(bufs, start, len));
     // Folds `[from, to)` of one output's row.
@@ -203,7 +203,7 @@ fn typed<T: Reducible>(
     if n_red == 0 || n_out == 0 {
         return out;
     }
-    let threads = pool.current_num_threads();
+    let threads = par.threads();
     if n_out * n_red < 4 * CHUNK || threads == 1 {
         fill(0, &mut out);
         return out;
@@ -215,22 +215,14 @@ fn typed<T: Reducible>(
     };
     if parts == 1 {
         let per_task = n_out.div_ceil(8 * threads).max(1);
-        pool.install(|| {
-            out.par_chunks_mut(per_task)
-                .enumerate()
-                .for_each(|(t, dst)| fill(t * per_task, dst))
-        });
+        par_chunks_mut(par, &mut out, per_task, &|t, dst| fill(t * per_task, dst));
         return out;
     }
     // Few outputs, long rows: split each row and combine the partial results.
-    let partials: Vec<T> = pool.install(|| {
-        (0..n_out * parts)
-            .into_par_iter()
-            .map(|i| {
-                let (o, p) = (i / parts, i % parts);
-                fold_part(o, p * n_red / parts, (p + 1) * n_red / parts)
-            })
-            .collect()
+    let mut partials = vec![T::identity(op); n_out * parts];
+    par_chunks_mut(par, &mut partials, 1, &|i, slot| {
+        let (o, p) = (i / parts, i % parts);
+        slot[0] = fold_part(o, p * n_red / parts, (p + 1) * n_red / parts);
     });
     for (o, d) in out.iter_mut().enumerate() {
         *d = T::fold(op, &partials[o * parts..(o + 1) * parts]);

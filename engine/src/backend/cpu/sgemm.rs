@@ -23,6 +23,7 @@
 //! ~290-300 GFLOP/s at n = 1024/2048 on 2 threads, about 0.95-0.97x of
 //! NumPy/OpenBLAS in the same conditions.
 
+use crate::backend::Parallel;
 use std::cell::Cell;
 
 /// Read-only strided view of a row-major-addressed f32 matrix.
@@ -59,36 +60,6 @@ pub struct MatMut {
     pub cs: isize,
 }
 
-/// Read-only strided view of an f64 matrix; same addressing as [`MatRef`].
-#[derive(Clone, Copy, Debug)]
-pub struct MatRef64 {
-    /// Address of element `(0, 0)`.
-    pub ptr: *const f64,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// Element stride between consecutive rows.
-    pub rs: isize,
-    /// Element stride between consecutive columns.
-    pub cs: isize,
-}
-
-/// Mutable strided view of an f64 matrix; same addressing as [`MatRef`].
-#[derive(Clone, Copy, Debug)]
-pub struct MatMut64 {
-    /// Address of element `(0, 0)`.
-    pub ptr: *mut f64,
-    /// Number of rows.
-    pub rows: usize,
-    /// Number of columns.
-    pub cols: usize,
-    /// Element stride between consecutive rows.
-    pub rs: isize,
-    /// Element stride between consecutive columns.
-    pub cs: isize,
-}
-
 /// Below this many multiply-adds (`m*n*k`) a plain triple loop beats the
 /// cost of packing.
 const NAIVE_MAX_FMAS: usize = 128;
@@ -111,7 +82,7 @@ const PAR_MIN_FMAS: usize = 6 << 20;
 ///
 /// # Panics
 /// If the shapes do not agree.
-pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: &rayon::ThreadPool) {
+pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, par: &dyn Parallel) {
     assert!(
         a.rows == c.rows && b.cols == c.cols && a.cols == b.rows,
         "sgemm: shape mismatch ({}x{}) * ({}x{}) -> ({}x{})",
@@ -141,9 +112,9 @@ pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: &ra
         naive_sgemm(a, b, c, accumulate);
         return;
     }
-    let threads = pool.current_num_threads();
+    let threads = par.threads();
     let pool = if threads > 1 && fmas >= PAR_MIN_FMAS {
-        Some(pool)
+        Some(par)
     } else {
         None
     };
@@ -155,85 +126,6 @@ pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: &ra
         }
     }
     fallback_sgemm(a, b, c, accumulate, pool);
-}
-
-/// f64 `C = A·B` (or `C += A·B`); same contract as [`sgemm`]. Forwarded to
-/// the `gemm` crate: f64 is not on the hot path, so it is not worth a second
-/// hand-written kernel.
-///
-/// # Safety
-/// As for [`sgemm`].
-///
-/// # Panics
-/// If the shapes do not agree.
-pub unsafe fn dgemm(
-    a: MatRef64,
-    b: MatRef64,
-    c: MatMut64,
-    accumulate: bool,
-    pool: &rayon::ThreadPool,
-) {
-    assert!(
-        a.rows == c.rows && b.cols == c.cols && a.cols == b.rows,
-        "dgemm: shape mismatch ({}x{}) * ({}x{}) -> ({}x{})",
-        a.rows,
-        a.cols,
-        b.rows,
-        b.cols,
-        c.rows,
-        c.cols
-    );
-    let (m, n, k) = (c.rows, c.cols, a.cols);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                for j in 0..n {
-                    *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) = 0.0;
-                }
-            }
-        }
-        return;
-    }
-    let fmas = m.saturating_mul(n).saturating_mul(k);
-    let threads = pool.current_num_threads();
-    let (a, b, c) = (Shared(a), Shared(b), Shared(c));
-    let run = || {
-        let (a, b, c) = (a.get(), b.get(), c.get());
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.ptr,
-            c.cs,
-            c.rs,
-            accumulate,
-            a.ptr,
-            a.cs,
-            a.rs,
-            b.ptr,
-            b.cs,
-            b.rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            if threads > 1 && fmas >= PAR_MIN_FMAS {
-                gemm::Parallelism::Rayon(threads)
-            } else {
-                gemm::Parallelism::None
-            },
-        )
-    };
-    if threads > 1 && fmas >= PAR_MIN_FMAS {
-        // `gemm` spawns on the current rayon pool; `install` makes that ours.
-        pool.install(run);
-    } else {
-        run();
-    }
 }
 
 /// Triple loop for tiny products, where packing would dominate.
@@ -252,27 +144,44 @@ unsafe fn naive_sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool) {
 }
 
 /// Non-AVX-512 path: the `gemm` crate (AVX2/FMA or NEON where available).
-unsafe fn fallback_sgemm(
-    a: MatRef,
-    b: MatRef,
-    c: MatMut,
-    accumulate: bool,
-    pool: Option<&rayon::ThreadPool>,
-) {
+unsafe fn fallback_sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: Option<&dyn Parallel>) {
+    // Row blocks of C, each a single-threaded `gemm` call: the crate's own
+    // threading would use rayon directly, which notebook cells must not.
+    let blocks = pool.map_or(1, |p| 2 * p.threads());
+    let rows = c.rows.div_ceil(blocks).max(1);
     let (a, b, c) = (Shared(a), Shared(b), Shared(c));
-    let run = |par| {
+    let run = |i: usize| {
         let (a, b, c) = (a.get(), b.get(), c.get());
+        let r0 = i * rows;
+        let mi = rows.min(c.rows.saturating_sub(r0));
+        if mi == 0 {
+            return;
+        }
         gemm::gemm(
-            c.rows, c.cols, a.cols, c.ptr, c.cs, c.rs, accumulate, a.ptr, a.cs, a.rs, b.ptr, b.cs,
-            b.rs, 1.0f32, 1.0f32, false, false, false, par,
+            mi,
+            c.cols,
+            a.cols,
+            c.ptr.offset(r0 as isize * c.rs),
+            c.cs,
+            c.rs,
+            accumulate,
+            a.ptr.offset(r0 as isize * a.rs),
+            a.cs,
+            a.rs,
+            b.ptr,
+            b.cs,
+            b.rs,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
         )
     };
     match pool {
-        Some(p) => {
-            let t = p.current_num_threads();
-            p.install(|| run(gemm::Parallelism::Rayon(t)));
-        }
-        None => run(gemm::Parallelism::None),
+        Some(p) => p.run(blocks, &run),
+        None => run(0),
     }
 }
 
@@ -335,8 +244,7 @@ thread_local! {
 #[cfg(target_arch = "x86_64")]
 #[clippy::msrv = "1.89"]
 mod avx512 {
-    use super::{with_scratch, MatMut, MatRef, Shared, A_SCRATCH, B_SCRATCH};
-    use rayon::prelude::*;
+    use super::{with_scratch, MatMut, MatRef, Parallel, Shared, A_SCRATCH, B_SCRATCH};
     use std::arch::x86_64::*;
 
     /// Microkernel rows: 14 rows x 2 zmm = 28 accumulators, leaving 2
@@ -360,15 +268,9 @@ mod avx512 {
 
     /// AVX-512 GEMM driver; `pool` is `None` when the call should stay on
     /// the calling thread. Shapes are already checked and non-empty.
-    pub(super) unsafe fn sgemm(
-        a: MatRef,
-        b: MatRef,
-        c: MatMut,
-        accumulate: bool,
-        pool: Option<&rayon::ThreadPool>,
-    ) {
+    pub(super) unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: Option<&dyn Parallel>) {
         let (m, n, k) = (c.rows, c.cols, a.cols);
-        let threads = pool.map_or(1, |p| p.current_num_threads());
+        let threads = pool.map_or(1, |p| p.threads());
         let nc = if k * n.next_multiple_of(NR) <= B_PACK_MAX {
             n
         } else {
@@ -394,8 +296,7 @@ mod avx512 {
                     ..c
                 });
                 let a = Shared(a);
-                let pack_panel =
-                    |q: usize| pack_b_panel(bblk.get(), q, b_panels, kc_step, bp.get());
+                let pack_panel = |q: usize| pack_b_panel(bblk.get(), q, b_panels, kc_step, bp.get());
                 // Split C by rows (each task then packs only its own A),
                 // or by columns when there are too few row panels to go
                 // round or the column split balances the threads better.
@@ -405,8 +306,7 @@ mod avx512 {
                 // are dealt out: MR = 14 rarely divides m evenly, and a
                 // 10/9 split costs 5% of the second core.
                 let eff = |parts: usize| parts as f64 / (threads * parts.div_ceil(threads)) as f64;
-                let split_cols =
-                    threads > 1 && (m_panels < 2 * threads || eff(b_panels) > eff(m_panels) + 0.02);
+                let split_cols = threads > 1 && (m_panels < 2 * threads || eff(b_panels) > eff(m_panels) + 0.02);
                 let (tm, tn) = if split_cols {
                     // Every column strip then packs all of A; cheap next to
                     // the imbalance it avoids.
@@ -439,13 +339,10 @@ mod avx512 {
                     );
                 };
                 match pool {
-                    // One `install` for both phases: entering the pool from
-                    // outside is the expensive part (wake-up + latch), a
-                    // second parallel loop from inside it is cheap.
-                    Some(p) => p.install(|| {
-                        (0..b_panels).into_par_iter().for_each(pack_panel);
-                        (0..tm * tn).into_par_iter().for_each(task);
-                    }),
+                    Some(p) => {
+                        p.run(b_panels, &pack_panel);
+                        p.run(tm * tn, &task);
+                    }
                     None => {
                         (0..b_panels).for_each(pack_panel);
                         (0..tm * tn).for_each(task);
@@ -698,11 +595,8 @@ mod avx512 {
 mod tests {
     use super::*;
 
-    fn pool(t: usize) -> rayon::ThreadPool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .unwrap()
+    fn pool(t: usize) -> crate::runtime::Runtime {
+        crate::runtime::Runtime::with_threads(t)
     }
 
     /// Deterministic pseudo-random data in [-1, 1).
@@ -745,28 +639,14 @@ mod tests {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check(
-        m: usize,
-        n: usize,
-        k: usize,
-        ta: bool,
-        tb: bool,
-        fa: bool,
-        tc: bool,
-        accumulate: bool,
-        p: &rayon::ThreadPool,
-    ) {
+    fn check(m: usize, n: usize, k: usize, ta: bool, tb: bool, fa: bool, tc: bool, accumulate: bool, p: &dyn Parallel) {
         let abuf = data(m * k, 1 + m as u64);
         let bbuf = data(k * n, 2 + n as u64);
         let a = view(&abuf, m, k, ta, fa);
         let b = view(&bbuf, k, n, tb, false);
         let init = data(m * n, 3);
         let mut cbuf = init.clone();
-        let (crs, ccs) = if tc {
-            (1isize, m as isize)
-        } else {
-            (n as isize, 1isize)
-        };
+        let (crs, ccs) = if tc { (1isize, m as isize) } else { (n as isize, 1isize) };
         let c = MatMut {
             ptr: cbuf.as_mut_ptr(),
             rows: m,
@@ -919,10 +799,7 @@ mod tests {
                 }
             }
             for (x, y) in want.iter().zip(&got) {
-                assert!(
-                    (x - y).abs() <= 1e-5 * (k as f32 + 1.0) * 4.0,
-                    "{m}x{n}x{k}"
-                );
+                assert!((x - y).abs() <= 1e-5 * (k as f32 + 1.0) * 4.0, "{m}x{n}x{k}");
             }
         }
     }
@@ -932,59 +809,9 @@ mod tests {
         // The engine may call in from its own pool's workers, several at
         // once: scratch buffers must not be shared between them.
         let p = pool(2);
-        p.install(|| {
-            use rayon::prelude::*;
-            (0..8).into_par_iter().for_each(|i| {
-                check(200 + i, 190, 300, false, false, false, false, true, &p);
-                check(9, 13, 7 + i, false, true, false, false, false, &p);
-            });
+        p.run(8, &|i| {
+            check(200 + i, 190, 300, false, false, false, false, true, &p);
+            check(9, 13, 7 + i, false, true, false, false, false, &p);
         });
-    }
-
-    #[test]
-    fn dgemm_matches() {
-        let p = pool(2);
-        for &(m, n, k) in &[
-            (1usize, 1usize, 1usize),
-            (33, 65, 17),
-            (130, 97, 300),
-            (4, 5, 0),
-        ] {
-            let abuf: Vec<f64> = data(m * k, 5).iter().map(|&x| x as f64).collect();
-            let bbuf: Vec<f64> = data(k * n, 6).iter().map(|&x| x as f64).collect();
-            let mut cbuf = vec![1.0f64; m * n];
-            // B transposed to exercise strides.
-            let a = MatRef64 {
-                ptr: abuf.as_ptr(),
-                rows: m,
-                cols: k,
-                rs: k as isize,
-                cs: 1,
-            };
-            let b = MatRef64 {
-                ptr: bbuf.as_ptr(),
-                rows: k,
-                cols: n,
-                rs: 1,
-                cs: k as isize,
-            };
-            let c = MatMut64 {
-                ptr: cbuf.as_mut_ptr(),
-                rows: m,
-                cols: n,
-                rs: n as isize,
-                cs: 1,
-            };
-            unsafe { dgemm(a, b, c, true, &p) };
-            for i in 0..m {
-                for j in 0..n {
-                    let mut s = 1.0;
-                    for q in 0..k {
-                        s += abuf[i * k + q] * bbuf[j * k + q];
-                    }
-                    assert!((cbuf[i * n + j] - s).abs() < 1e-12 * (k as f64 + 1.0) * 4.0);
-                }
-            }
-        }
     }
 }
