@@ -16,10 +16,17 @@ APT_PACKAGES=(
   build-essential       # cc/make for crates that build C
 )
 
-# Python packages for the venv. Later issues add to this list (jupyterlab, ...).
+# Python packages for the venv. Later issues add to this list.
 # numpy: reference values (engine/tests/golden/gen_golden.py); threadpoolctl: pins NumPy's
 # BLAS to a known thread count when comparing against it.
-PY_PACKAGES=(numpy threadpoolctl)
+# The Jupyter kernel's tests (tests/jupyter/): jupyter_client (protocol client),
+# jupyter-kernel-test (the standard kernel test suite), nbclient + nbformat (run a notebook),
+# papermill (parameterised notebook runs), jupyter_console + pexpect (a terminal session),
+# ipykernel (python3, measured beside Born by tests/jupyter/bench_latency.py); jupyterlab to
+# use the kernel.
+PY_PACKAGES=(numpy threadpoolctl
+  jupyter_client jupyter-kernel-test nbclient nbformat papermill jupyter_console pexpect ipykernel
+  jupyterlab)
 
 # Python that creates the venv: the first python3 on PATH (Debian's, or pyenv's), or $PYTHON.
 PYTHON="${PYTHON:-python3}"
@@ -69,4 +76,15 @@ else
   say "venv: pip install ${PY_PACKAGES[*]}"
   "$VENV_PY" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
   printf '%s\n' "$want" >"$stamp"
+fi
+
+# ---- Rust source, for completions in notebook cells -------------------------
+# evcxr's completions (rust-analyzer) read the standard library's source. Where rustup
+# cannot reach its server the kernel still works, with fewer completions.
+if command -v rustup >/dev/null 2>&1 && ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
+  if rustup component add rust-src >/dev/null 2>&1; then
+    say "rustup: rust-src installed"
+  else
+    say "rustup: could not install rust-src (offline?): completions will be limited"
+  fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job that setup.sh ends with. Now: the engine's quickstart example, a lazy
-# tensor demo. Later: the MNIST notebook. Assumes install/deps.sh has run.
+# The main job that setup.sh ends with: the engine's quickstart example, then a notebook
+# run headless through the real Born kernel (the first run also builds the engine that
+# cells link, once). Later issues swap the notebook for the MNIST tutorial.
 set -euo pipefail
 # shellcheck source=install/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -9,3 +10,4 @@ need_cargo
 
 # --release: the same profile setup.sh just built, so this only links the example.
 cargo run --release -p born --example quickstart
+"$VENV_PY" install/main-job.py

@@ -3,12 +3,14 @@
 # Installs what the tests need first (install/deps.sh: apt packages + .venv), then runs
 # each check below. A failing check does not stop the others: the summary at the end
 # lists them all, and the script exits non-zero if any failed.
-#   BORN_TEST_RUNNER=cargo  use plain `cargo test` even where cargo-nextest is installed
 set -euo pipefail
 # shellcheck source=install/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 t0=$SECONDS
+# One cache for the engine that notebook cells link (built once, minutes on 2 cores),
+# shared by the session tests and the Jupyter tests.
+export BORN_CACHE_DIR="${BORN_CACHE_DIR:-$ROOT/target/born-cache}"
 
 say "dependencies"
 bash install/deps.sh   # no point testing without them: a failure here stops the run
@@ -24,16 +26,21 @@ golden_fresh() {
 }
 
 # Release profile: tensor kernels are far too slow in debug, and release shares its
-# dependency builds with setup.sh's `cargo build --release`. cargo-nextest is used where it
-# is installed (it is not guaranteed on a fresh machine); it does not run doc tests, so
-# those run separately with cargo test.
+# dependency builds with setup.sh's `cargo build --release`. Plain cargo test: the
+# session test has its own main (evcxr runs the test executable as the cell process),
+# which cargo-nextest cannot list.
 run_tests() {
-  if [ "${BORN_TEST_RUNNER:-auto}" != cargo ] && cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --release
-    cargo test --workspace --release --doc
-  else
-    cargo test --workspace --release
-  fi
+  cargo test --workspace --release
+}
+
+# The Jupyter kernel against real clients (tests/jupyter/): jupyter_kernel_test, protocol
+# tests, a notebook through nbclient, jupyter console. Needs the release binary; the kernelspec
+# goes into the venv's prefix (where the venv's Jupyter finds it); the tests themselves install
+# one into a temp prefix. BORN_CACHE_DIR keeps the engine that cells link, built once.
+jupyter_tests() {
+  cargo build --release -p born-kernel
+  target/release/born-kernel install --prefix "$VENV"
+  "$VENV_PY" -m unittest discover -s tests/jupyter -p 'test_*.py' -v
 }
 
 # ---- runner ----------------------------------------------------------------
@@ -71,6 +78,7 @@ fi
 # clippy builds in its own check mode (metadata only, no codegen): the one extra build.
 step clippy       cargo clippy --workspace --all-targets -- -D warnings
 step tests        run_tests
+step jupyter      jupyter_tests
 
 # ---- summary ---------------------------------------------------------------
 say "summary ($((SECONDS - t0))s in all)"

@@ -1,1 +1,6 @@
-//! Born kernel crate: the evaluation session, Jupyter kernel and REPL land here in their own issues.
+//! born-kernel: the Jupyter kernel and `born-repl`, two front-ends over one
+//! evaluation session. See `ARCHITECTURE.md` ("Kernel") for the map.
+
+pub mod eval;
+pub mod jupyter;
+pub mod session;

@@ -1,0 +1,89 @@
+"""Shared setup for the Born kernel's Jupyter tests.
+
+Installs the kernelspec for the release binary (target/release/born-kernel) into a
+temporary prefix and points JUPYTER_PATH at it, so the tests never use a user's install.
+BORN_CACHE_DIR defaults to target/born-cache: the engine the session compiles for cells
+(minutes on a small machine, the first time) is reused across test files and CI steps.
+"""
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("BORN_KERNEL_BIN", ROOT / "target" / "release" / "born-kernel"))
+KERNEL = "born"
+# The first start compiles the engine for cells; everything after that is quick.
+WARM_TIMEOUT = float(os.environ.get("BORN_WARM_TIMEOUT", "1800"))
+
+_prefix = None
+
+
+def setup_env():
+    """Installs the kernelspec into a temp prefix (once per process); returns the prefix."""
+    global _prefix
+    if _prefix is not None:
+        return _prefix
+    if not BIN.exists():
+        sys.exit(f"{BIN} is missing: run `cargo build --release -p born-kernel` first")
+    _prefix = Path(tempfile.mkdtemp(prefix="born-jupyter-"))
+    atexit.register(shutil.rmtree, _prefix, ignore_errors=True)
+    subprocess.run([str(BIN), "install", "--prefix", str(_prefix)], check=True, stdout=subprocess.DEVNULL)
+    os.environ["JUPYTER_PATH"] = str(_prefix / "share" / "jupyter")
+    runtime = _prefix / "runtime"
+    runtime.mkdir()
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    os.environ.setdefault("BORN_CACHE_DIR", str(ROOT / "target" / "born-cache"))
+    return _prefix
+
+
+_warm = False
+
+
+def warm_up():
+    """Starts a kernel once and runs a cell that uses the engine, with a long timeout, so the
+    engine build (first use of the cache dir) happens here and not inside a 15 s test timeout."""
+    global _warm
+    if _warm:
+        return
+    setup_env()
+    from jupyter_client.manager import start_new_kernel
+
+    t0 = time.monotonic()
+    km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=120)
+    try:
+        reply = kc.execute_interactive("let warm_up = Tensor::ones([2], DType::F32); warm_up.sum_all()",
+                                       timeout=WARM_TIMEOUT, output_hook=lambda m: None)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"warm-up cell failed: {reply['content']}")
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=False)
+    dt = time.monotonic() - t0
+    if dt > 20:
+        print(f"[born] warm-up (engine build for cells) took {dt:.0f} s", file=sys.stderr)
+    _warm = True
+
+
+def start_kernel():
+    """A fresh started kernel: (KernelManager, BlockingKernelClient), ready."""
+    setup_env()
+    from jupyter_client.manager import start_new_kernel
+
+    return start_new_kernel(kernel_name=KERNEL, startup_timeout=120)
+
+
+def run_cell(kc, code, timeout=60, **kw):
+    """Executes code; returns (reply content, list of iopub messages for it before idle)."""
+    msgs = []
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=msgs.append, **kw)
+    return reply["content"], msgs
+
+
+def stdout_of(msgs):
+    return "".join(m["content"]["text"] for m in msgs
+                   if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
