@@ -15,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod data;
 pub mod display;
 pub mod dtype;
 pub mod error;
@@ -37,6 +38,7 @@ pub use tensor::{realize_all, Tensor};
 
 /// Everything a notebook cell needs: `use born::prelude::*;`.
 pub mod prelude {
+    pub use crate::data::{DataLoader, Mnist};
     pub use crate::display::{show, Figure, Image, LiveDisplay, LivePlot, MimeBundle, Progress, Render};
     pub use crate::dtype::{DType, Element};
     pub use crate::error::{Error, Result};
