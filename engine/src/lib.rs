@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod autograd;
 pub mod backend;
 pub mod data;
 pub mod display;
@@ -28,6 +29,7 @@ pub mod shape;
 pub mod storage;
 pub mod tensor;
 
+pub use autograd::{assign_all, is_grad_enabled, no_grad, NoGradGuard};
 pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::Device;
@@ -38,6 +40,7 @@ pub use tensor::{realize_all, Tensor};
 
 /// Everything a notebook cell needs: `use born::prelude::*;`.
 pub mod prelude {
+    pub use crate::autograd::{assign_all, is_grad_enabled, no_grad, NoGradGuard};
     pub use crate::data::{DataLoader, Mnist};
     pub use crate::display::{show, Figure, Image, LiveDisplay, LivePlot, MimeBundle, Progress, Render};
     pub use crate::dtype::{DType, Element};

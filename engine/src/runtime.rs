@@ -9,7 +9,7 @@
 use crate::backend::Parallel;
 use crate::storage::HostPool;
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Runs `task(ctx, i)` for `i in 0..n` on the creator copy's thread pool.
@@ -29,6 +29,10 @@ pub struct Runtime {
     rng: Mutex<Rng>,
     stats: Counters,
     interrupt: AtomicBool,
+    // Autograd's `no_grad` scopes, per OS thread (so a scope in one thread, say one test,
+    // does not switch recording off in another). The count makes the common case lock-free.
+    no_grad_open: AtomicUsize,
+    no_grad_threads: Mutex<Vec<(usize, usize)>>,
 }
 
 /// Cumulative counters, readable with [`Runtime::stats`].
@@ -83,6 +87,8 @@ impl Runtime {
             rng: Mutex::new(Rng::seeded(0)),
             stats: Counters::default(),
             interrupt: AtomicBool::new(false),
+            no_grad_open: AtomicUsize::new(0),
+            no_grad_threads: Mutex::new(Vec::new()),
         }
     }
 
@@ -127,12 +133,59 @@ impl Runtime {
         }
     }
 
+    /// True when ops built on this thread record what autograd needs (outside every
+    /// `no_grad` scope). The flag lives here, not in a static: every notebook cell links
+    /// its own copy of the engine, and a scope opened in one cell must hold in all of them.
+    pub fn grad_enabled(&self) -> bool {
+        if self.no_grad_open.load(Ordering::Acquire) == 0 {
+            return true;
+        }
+        let me = thread_key();
+        !self
+            .no_grad_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|&(t, _)| t == me)
+    }
+
+    /// Opens a `no_grad` scope on this thread (scopes nest; close each with [`Runtime::exit_no_grad`]).
+    pub fn enter_no_grad(&self) {
+        let me = thread_key();
+        let mut threads = self.no_grad_threads.lock().unwrap_or_else(|e| e.into_inner());
+        match threads.iter_mut().find(|(t, _)| *t == me) {
+            Some((_, depth)) => *depth += 1,
+            None => threads.push((me, 1)),
+        }
+        self.no_grad_open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Closes the innermost `no_grad` scope of this thread (no-op when none is open).
+    pub fn exit_no_grad(&self) {
+        let me = thread_key();
+        let mut threads = self.no_grad_threads.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = threads.iter().position(|(t, _)| *t == me) {
+            threads[i].1 -= 1;
+            if threads[i].1 == 0 {
+                threads.swap_remove(i);
+            }
+            self.no_grad_open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
     /// Adds one realize's work to the counters.
     pub(crate) fn count_realize(&self, kernels: usize, bytes: usize) {
         self.stats.realizes.fetch_add(1, Ordering::Relaxed);
         self.stats.kernels.fetch_add(kernels as u64, Ordering::Relaxed);
         self.stats.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
     }
+}
+
+/// The calling OS thread, the same number in every engine copy (a Rust `ThreadId` comes
+/// from a counter of the std the copy links).
+fn thread_key() -> usize {
+    // SAFETY: pthread_self has no preconditions.
+    unsafe { libc::pthread_self() as usize }
 }
 
 fn build_pool(threads: usize) -> rayon::ThreadPool {

@@ -118,7 +118,9 @@ impl Tensor {
             // An empty sum is 0, so the result is log(0) = -inf (no max to shift by).
             return x.try_exp()?.try_sum(dims, keepdim)?.try_log();
         }
-        let m = x.try_max(dims.clone(), true)?;
+        // The shift cancels out of the value, so it carries no gradient: detached, backward
+        // skips the max (fewer kernels, and no arg-max ties to split).
+        let m = x.try_max(dims.clone(), true)?.detach();
         // An all -inf row would give inf - inf; shift by 0 there instead.
         let finite = m.try_abs()?.try_lt(&m.scalar_operand(Scalar::Float(f64::INFINITY)))?;
         let m = finite.try_where_cond(&m, &m.zeros_like())?;
@@ -201,7 +203,8 @@ impl Tensor {
     /// `exp(x) / sum(exp(x))` along `dim`, shifted by the max for stability.
     pub fn try_softmax(&self, dim: isize) -> Result<Tensor> {
         let x = self.float()?;
-        let e = x.try_sub(&x.try_max(dim, true)?)?.try_exp()?;
+        // The shift cancels out (no gradient through it: detached).
+        let e = x.try_sub(&x.try_max(dim, true)?.detach())?.try_exp()?;
         e.try_div(&e.try_sum(dim, true)?)
     }
 

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::ops::{OpKind, View};
 use crate::storage::Buffer;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where a tensor's data lives.
@@ -48,6 +49,10 @@ pub struct Node {
     /// Output device.
     pub device: Device,
     realized: Mutex<Option<Realized>>,
+    /// Autograd: gradients flow into this node (set when built, or on a leaf by `requires_grad`).
+    requires_grad: AtomicBool,
+    /// Autograd: the gradient accumulated into this leaf by backward passes.
+    grad: Mutex<Option<NodeRef>>,
 }
 
 impl Node {
@@ -61,6 +66,8 @@ impl Node {
             dtype,
             device,
             realized: Mutex::new(None),
+            requires_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
         })
     }
 
@@ -78,6 +85,8 @@ impl Node {
             dtype,
             device: Device::Cpu,
             realized: Mutex::new(Some(Realized { buffer, view })),
+            requires_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
         })
     }
 
@@ -103,6 +112,36 @@ impl Node {
         if slot.is_none() {
             *slot = Some(r);
         }
+    }
+
+    /// Replaces the data of a leaf (parameter updates keep the node's identity).
+    /// Returns false, changing nothing, for any other kind of node.
+    pub fn replace_leaf_data(&self, r: Realized) -> bool {
+        if self.kind != OpKind::Leaf || r.view.shape != self.shape {
+            return false;
+        }
+        *self.realized.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        true
+    }
+
+    /// True when gradients flow into this node.
+    pub fn requires_grad(&self) -> bool {
+        self.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// Sets whether gradients flow into this node (autograd sets it; see `Tensor::requires_grad`).
+    pub fn set_requires_grad(&self, on: bool) {
+        self.requires_grad.store(on, Ordering::Relaxed)
+    }
+
+    /// The gradient accumulated into this node, if any.
+    pub fn grad(&self) -> Option<NodeRef> {
+        self.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the accumulated gradient (`None` clears it).
+    pub fn set_grad(&self, g: Option<NodeRef>) {
+        *self.grad.lock().unwrap_or_else(|e| e.into_inner()) = g;
     }
 }
 

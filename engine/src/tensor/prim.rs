@@ -34,7 +34,35 @@ impl Tensor {
         let sig: Vec<(&[usize], DType)> = inputs.iter().map(|t| (t.shape(), t.dtype())).collect();
         let (shape, dtype) = kind.infer(&sig)?;
         let nodes = inputs.iter().map(|t| t.0.clone()).collect();
-        Ok(Tensor(Node::lazy(kind, nodes, shape, dtype)))
+        Ok(Tensor::tracked(Node::lazy(kind, nodes, shape, dtype)))
+    }
+
+    /// The same values with no gradient history: on realized data a new leaf sharing the
+    /// buffer (the graph behind is cut); on a lazy tensor a node over the same computation
+    /// that gradients do not flow through (see `crate::autograd`).
+    pub fn detach(&self) -> Tensor {
+        if let Some(r) = self.0.realized() {
+            return Tensor(Node::leaf(r.buffer, r.view, self.dtype()));
+        }
+        let shape = self.shape().to_vec();
+        Tensor(Node::lazy(
+            OpKind::View(ViewOp::Reshape(shape.clone())),
+            vec![self.0.clone()],
+            shape,
+            self.dtype(),
+        ))
+    }
+
+    /// Marks a new node for autograd when gradients flow into it: a float result of an
+    /// input that requires grad, built outside `no_grad`.
+    fn tracked(node: crate::graph::NodeRef) -> Tensor {
+        if node.dtype.is_float()
+            && node.inputs.iter().any(|i| i.requires_grad())
+            && crate::runtime::runtime().grad_enabled()
+        {
+            node.set_requires_grad(true);
+        }
+        Tensor(node)
     }
 
     /// A movement; on realized data it is a new view of the same buffer (no copy, no kernel).
@@ -43,7 +71,7 @@ impl Tensor {
         kind.infer(&[(self.shape(), self.dtype())])?;
         if let Some(r) = self.0.realized() {
             if let Some(view) = r.view.apply(&v) {
-                return Ok(Tensor(Node::with_data(
+                return Ok(Tensor::tracked(Node::with_data(
                     kind,
                     vec![self.0.clone()],
                     r.buffer,
