@@ -22,7 +22,9 @@ pub mod dtype;
 pub mod error;
 mod functional;
 pub mod graph;
+pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod runtime;
 pub mod schedule;
 pub mod shape;
@@ -47,6 +49,8 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::graph::Device;
     pub use crate::half::{bf16, f16};
+    pub use crate::nn::{self, Module};
+    pub use crate::optim::{self, LrScheduler, Optimizer};
     pub use crate::runtime::{check_interrupt, manual_seed};
     pub use crate::shape::{Pair, Shape};
     pub use crate::tensor::{realize_all, Tensor};
