@@ -115,6 +115,18 @@ pub enum Scalar {
     Float(f64),
 }
 
+/// Hashes the exact value (floats by their bits), so equal hashes follow from `==`
+/// except for `0.0 == -0.0`, which only costs a schedule-cache miss.
+impl std::hash::Hash for Scalar {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        match *self {
+            Scalar::Bool(b) => (0u8, b as u64).hash(h),
+            Scalar::Int(i) => (1u8, i as u64).hash(h),
+            Scalar::Float(f) => (2u8, f.to_bits()).hash(h),
+        }
+    }
+}
+
 impl Scalar {
     /// The value as f64 (bools are 0/1).
     pub fn as_f64(self) -> f64 {

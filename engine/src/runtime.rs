@@ -41,6 +41,7 @@ struct Counters {
     realizes: AtomicU64,
     kernels: AtomicU64,
     bytes_allocated: AtomicU64,
+    plans_reused: AtomicU64,
 }
 
 /// A snapshot of the runtime's counters.
@@ -52,6 +53,10 @@ pub struct Stats {
     pub kernels: u64,
     /// Bytes of buffers allocated by schedules.
     pub bytes_allocated: u64,
+    /// Host buffers newly allocated (not reused from the pool) by schedules and data loaders.
+    pub buffers_allocated: u64,
+    /// Realizes that reused the plan of an earlier graph with the same structure.
+    pub plans_reused: u64,
 }
 
 impl Default for Runtime {
@@ -130,6 +135,8 @@ impl Runtime {
             realizes: self.stats.realizes.load(Ordering::Relaxed),
             kernels: self.stats.kernels.load(Ordering::Relaxed),
             bytes_allocated: self.stats.bytes_allocated.load(Ordering::Relaxed),
+            buffers_allocated: self.memory.allocations() as u64,
+            plans_reused: self.stats.plans_reused.load(Ordering::Relaxed),
         }
     }
 
@@ -174,8 +181,9 @@ impl Runtime {
     }
 
     /// Adds one realize's work to the counters.
-    pub(crate) fn count_realize(&self, kernels: usize, bytes: usize) {
+    pub(crate) fn count_realize(&self, kernels: usize, bytes: usize, plan_reused: bool) {
         self.stats.realizes.fetch_add(1, Ordering::Relaxed);
+        self.stats.plans_reused.fetch_add(plan_reused as u64, Ordering::Relaxed);
         self.stats.kernels.fetch_add(kernels as u64, Ordering::Relaxed);
         self.stats.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
     }

@@ -140,10 +140,9 @@ pub struct HostPool {
     free: Mutex<HashMap<(DType, usize), Vec<HostBuffer>>>,
     bytes: AtomicUsize,
     limit: usize,
+    /// Buffers that `take` had to allocate (no idle buffer of that dtype and length).
+    fresh: AtomicUsize,
 }
-
-/// Buffers smaller than this go straight back to the allocator (cheap to get again).
-const POOL_MIN_BYTES: usize = 64 << 10;
 
 impl HostPool {
     /// A pool that keeps at most `limit` bytes of idle buffers.
@@ -152,6 +151,7 @@ impl HostPool {
             free: Mutex::new(HashMap::new()),
             bytes: AtomicUsize::new(0),
             limit,
+            fresh: AtomicUsize::new(0),
         }
     }
 
@@ -169,14 +169,24 @@ impl HostPool {
                 self.bytes.fetch_sub(len * dtype.size_in_bytes(), Ordering::Relaxed);
                 b
             }
-            None => HostBuffer::zeros(dtype, len),
+            None => {
+                self.fresh.fetch_add(1, Ordering::Relaxed);
+                HostBuffer::zeros(dtype, len)
+            }
         }
     }
 
-    /// Keeps a buffer for reuse if it is large and the pool has room.
+    /// How many buffers `take` has allocated (rather than reused) so far: a training loop
+    /// whose steps have the same shapes stops allocating after its first step.
+    pub fn allocations(&self) -> usize {
+        self.fresh.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a buffer for reuse if the pool has room. Small buffers are kept too: a
+    /// training step's logits and biases are small, and steady steps should allocate nothing.
     pub fn give(&self, b: HostBuffer) {
         let bytes = b.len() * b.dtype().size_in_bytes();
-        if bytes < POOL_MIN_BYTES || self.bytes.load(Ordering::Relaxed) + bytes > self.limit {
+        if b.is_empty() || self.bytes.load(Ordering::Relaxed) + bytes > self.limit {
             return;
         }
         self.bytes.fetch_add(bytes, Ordering::Relaxed);

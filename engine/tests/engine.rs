@@ -256,3 +256,43 @@ fn a_large_reduction_is_accurate_and_parallel() {
     let s = y.sum(0, false).to_vec::<f64>();
     assert_eq!(s[0], (0..1000).map(|i| (i * 1000) as f64).sum::<f64>());
 }
+
+#[test]
+fn a_graph_of_the_same_structure_reuses_its_plan_with_new_data() {
+    for step in 0..4 {
+        let x = Tensor::from_vec(vec![step as f32, 1.0, 2.0], [3]);
+        let y = ((&x * 2.0) + 1.0).sum_all();
+        // The plan cache is per thread: this test's own lookups.
+        let (_, reused) = born::schedule::build_cached(std::slice::from_ref(y.node())).unwrap();
+        assert_eq!(reused, step > 0, "step {step}");
+        assert_eq!(y.item::<f32>(), 2.0 * step as f32 + 9.0);
+    }
+}
+
+#[test]
+fn plan_reuse_tells_a_shared_input_buffer_from_two_buffers() {
+    let a = Tensor::from_vec(vec![1.0f32, 2.0], [2]);
+    let b = Tensor::from_vec(vec![10.0f32, 20.0], [2]);
+    // Same ops and shapes; the first reads one buffer twice, the second two buffers.
+    assert_eq!((&a + &a).to_vec::<f32>(), [2.0, 4.0]);
+    assert_eq!((&a + &b).to_vec::<f32>(), [11.0, 22.0]);
+    assert_eq!((&b + &a).to_vec::<f32>(), [11.0, 22.0]);
+    assert_eq!((&b + &b).to_vec::<f32>(), [20.0, 40.0]);
+}
+
+#[test]
+fn plan_reuse_tells_input_views_apart() {
+    let m = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    assert_eq!((&m * 1.0).to_vec::<f32>(), [1.0, 2.0, 3.0, 4.0]);
+    assert_eq!((&m.t() * 1.0).to_vec::<f32>(), [1.0, 3.0, 2.0, 4.0]);
+    assert_eq!((&m * 1.0).to_vec::<f32>(), [1.0, 2.0, 3.0, 4.0]);
+}
+
+#[test]
+fn plan_reuse_keeps_constants_apart() {
+    let x = Tensor::from_vec(vec![1.0f32, 2.0], [2]);
+    assert_eq!((&x * 2.0).to_vec::<f32>(), [2.0, 4.0]);
+    assert_eq!((&x * 3.0).to_vec::<f32>(), [3.0, 6.0]);
+    assert_eq!(x.pad(&[(1, 0)], 5.0).to_vec::<f32>(), [5.0, 1.0, 2.0]);
+    assert_eq!(x.pad(&[(1, 0)], 7.0).to_vec::<f32>(), [7.0, 1.0, 2.0]);
+}

@@ -463,3 +463,31 @@ fn multi_head_attention_matches_hand_computation() {
         .to_string();
     assert!(err.contains("[2, 5, 6]"), "{err}");
 }
+
+/// Regression: `loss.item()` after `opt.step()` used to recompute the loss lazily from the
+/// updated parameters (and rerun the forward pass); it must read the loss of the step.
+#[test]
+fn loss_read_after_step_is_the_loss_before_the_update() {
+    let w = f32s(&[1.0, -2.0], &[2]).requires_grad();
+    let x = f32s(&[3.0, 4.0], &[2]);
+    let mut opt = SGD::new(vec![w.clone()], 0.1);
+    let s = (&w * &x).sum_all();
+    let loss = &s * &s;
+    opt.zero_grad();
+    loss.backward();
+    let before = born::runtime().stats().realizes;
+    opt.step().unwrap();
+    assert!(loss.is_realized(), "the step realizes the loss it was computed from");
+    assert_eq!(
+        born::runtime().stats().realizes,
+        before + 1,
+        "one schedule for loss, gradient and update"
+    );
+    // (1*3 - 2*4)^2 = 25 with the old weights; the new weights would give a different value.
+    assert_eq!(loss.item::<f32>(), 25.0);
+    close(
+        &w.to_vec_f64(),
+        &[1.0 - 0.1 * 2.0 * -5.0 * 3.0, -2.0 - 0.1 * 2.0 * -5.0 * 4.0],
+        1e-6,
+    );
+}

@@ -66,8 +66,8 @@ fn cut(t: NodeRef) -> NodeRef {
 ///
 /// This is the parameter update of an optimizer: the leaves keep their identity, so a
 /// module's handles see the new data, and they stay leaves (no history). A lazy tensor that
-/// reads a target and is realized later sees the new data: realize what you still need
-/// from the old values (the loss to print, say) in the same `realize_all`, or before.
+/// reads a target and is realized later sees the new data, except the losses whose backward
+/// passes made the pending gradients: those are realized here too, from the old data.
 pub fn assign_all(pairs: &[(&Tensor, &Tensor)]) -> Result<()> {
     for (t, v) in pairs {
         if t.node().kind != OpKind::Leaf {
@@ -109,8 +109,19 @@ pub fn assign_all(pairs: &[(&Tensor, &Tensor)]) -> Result<()> {
                 .map(|g| (i, Tensor::from_node(g)))
         })
         .collect();
+    // The losses the gradients came from: realized in the same schedule, so reading one
+    // after the update gives the value before it (PyTorch's `loss.item()` after `step()`).
+    let mut roots: Vec<Tensor> = Vec::new();
+    for (t, _) in pairs {
+        for r in t.node().take_grad_roots() {
+            if !r.is_realized() && !roots.iter().any(|k| std::sync::Arc::ptr_eq(k.node(), &r)) {
+                roots.push(Tensor::from_node(r));
+            }
+        }
+    }
     let mut all: Vec<&Tensor> = pairs.iter().map(|(_, v)| *v).collect();
     all.extend(grads.iter().map(|(_, g)| g));
+    all.extend(roots.iter());
     realize_all(&all)?;
     for (t, v) in pairs {
         let r = v.node().realized().expect("just realized");
@@ -250,6 +261,7 @@ impl Tensor {
                     None => g,
                 };
                 node.set_grad(Some(cut(total.node().clone())));
+                node.add_grad_root(self.node());
                 continue;
             }
             let parts = rules::input_grads(node, &g)?;

@@ -14,6 +14,15 @@ fn k(t: &Tensor, v: f64) -> Tensor {
     t.scalar_operand(Scalar::Float(v))
 }
 
+/// True for a view that swaps the last two axes and keeps the others (`t()`, `transpose(-1, -2)`).
+fn is_matrix_transpose(node: &NodeRef) -> bool {
+    let OpKind::View(ViewOp::Permute(p)) = &node.kind else {
+        return false;
+    };
+    let n = p.len();
+    n >= 2 && p[n - 2] == n - 1 && p[n - 1] == n - 2 && p[..n - 2].iter().enumerate().all(|(i, &d)| i == d)
+}
+
 /// Gradients of `node`'s inputs given the gradient `g` of its output.
 pub(super) fn input_grads(node: &NodeRef, g: &Tensor) -> Result<Vec<Option<Tensor>>> {
     let x = |i: usize| Tensor::from_node(node.inputs[i].clone());
@@ -170,10 +179,21 @@ pub(super) fn input_grads(node: &NodeRef, g: &Tensor) -> Result<Vec<Option<Tenso
         }
         OpKind::MatMul => {
             let (a, b) = (x(0), x(1));
-            vec![
-                when!(0, g.try_matmul(&b.try_transpose(-1, -2)?)?),
-                when!(1, a.try_transpose(-1, -2)?.try_matmul(g)?),
-            ]
+            // An input that is a transposed view (`x.matmul(&w.t())`, as in Linear) gets its
+            // gradient as the transpose of the swapped product: the transposes cancel in the
+            // view's own rule, so the weight's gradient is a contiguous matmul result instead
+            // of a strided view that every optimizer read would gather from.
+            let ga = if is_matrix_transpose(&node.inputs[0]) {
+                b.try_matmul(&g.try_transpose(-1, -2)?)?.try_transpose(-1, -2)?
+            } else {
+                g.try_matmul(&b.try_transpose(-1, -2)?)?
+            };
+            let gb = if is_matrix_transpose(&node.inputs[1]) {
+                g.try_transpose(-1, -2)?.try_matmul(&a)?.try_transpose(-1, -2)?
+            } else {
+                a.try_transpose(-1, -2)?.try_matmul(g)?
+            };
+            vec![when!(0, ga), when!(1, gb)]
         }
         OpKind::Gather { axis } => {
             let zeros = Tensor::zeros(node.inputs[0].shape.as_slice(), dt);

@@ -53,6 +53,10 @@ pub struct Node {
     requires_grad: AtomicBool,
     /// Autograd: the gradient accumulated into this leaf by backward passes.
     grad: Mutex<Option<NodeRef>>,
+    /// Autograd: the outputs (losses) whose backward passes made `grad`. An update realizes
+    /// them with the gradient, so `loss.item()` after `opt.step()` reads the loss the step
+    /// was computed from, in the same schedule, instead of recomputing it from new data.
+    grad_roots: Mutex<Vec<NodeRef>>,
 }
 
 impl Node {
@@ -68,6 +72,7 @@ impl Node {
             realized: Mutex::new(None),
             requires_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
+            grad_roots: Mutex::new(Vec::new()),
         })
     }
 
@@ -87,6 +92,7 @@ impl Node {
             realized: Mutex::new(Some(Realized { buffer, view })),
             requires_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
+            grad_roots: Mutex::new(Vec::new()),
         })
     }
 
@@ -139,9 +145,25 @@ impl Node {
         self.grad.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Replaces the accumulated gradient (`None` clears it).
+    /// Replaces the accumulated gradient (`None` clears it, and forgets its roots).
     pub fn set_grad(&self, g: Option<NodeRef>) {
+        if g.is_none() {
+            self.grad_roots.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
         *self.grad.lock().unwrap_or_else(|e| e.into_inner()) = g;
+    }
+
+    /// Records that a backward pass from `root` added to this node's gradient.
+    pub fn add_grad_root(&self, root: &NodeRef) {
+        let mut roots = self.grad_roots.lock().unwrap_or_else(|e| e.into_inner());
+        if !roots.iter().any(|r| Arc::ptr_eq(r, root)) {
+            roots.push(root.clone());
+        }
+    }
+
+    /// Takes the recorded roots of the gradient (see [`Node::add_grad_root`]).
+    pub fn take_grad_roots(&self) -> Vec<NodeRef> {
+        std::mem::take(&mut *self.grad_roots.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -147,7 +147,7 @@ impl ReduceOp {
 }
 
 /// A primitive op: what a graph node computes from its inputs.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Hash)]
 pub enum OpKind {
     /// Data that already exists (no inputs).
     Leaf,

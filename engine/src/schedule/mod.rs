@@ -5,8 +5,10 @@
 //! finished temporary is reused by a later kernel of the same size.
 
 mod build;
+mod cache;
 
 pub use build::build;
+pub use cache::build_cached;
 
 use crate::dtype::{DType, Scalar};
 use crate::graph::NodeRef;

@@ -179,14 +179,14 @@ impl Tensor {
 /// Realizes several tensors in one schedule (shared work is computed once).
 pub fn realize_all(tensors: &[&Tensor]) -> Result<()> {
     let nodes: Vec<NodeRef> = tensors.iter().map(|t| t.0.clone()).collect();
-    let sched = schedule::build(&nodes)?;
+    let (sched, reused) = schedule::build_cached(&nodes)?;
     if sched.outputs.is_empty() {
         return Ok(());
     }
     let rt = runtime();
     let buffers = cpu::execute(&sched, rt, rt.host_pool(), rt.interrupt_flag())?;
     if !sched.kernels.is_empty() {
-        rt.count_realize(sched.kernels.len(), sched.bytes_allocated());
+        rt.count_realize(sched.kernels.len(), sched.bytes_allocated(), reused);
     }
     for (node, slot, view) in &sched.outputs {
         node.set_realized(Realized {

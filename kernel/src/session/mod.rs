@@ -142,9 +142,11 @@ impl Session {
     /// Starts evcxr and loads the engine and `use born::prelude::*;`. The first start
     /// in a cache directory compiles the engine (minutes); later starts reuse it.
     pub fn new(opts: SessionOptions) -> Result<Session, String> {
+        let t0 = std::time::Instant::now();
         let engine = workdir::engine_path(opts.engine_path.as_deref())?;
         let work = workdir::WorkDir::acquire(opts.cache_dir.as_deref(), &engine)?;
         let (ctx, outputs) = start_context(&work, opts.frontend)?;
+        trace("evcxr context", t0);
         let shared = Arc::new(Shared {
             running: AtomicBool::new(false),
             interrupted_at: Mutex::new(None),
@@ -161,6 +163,7 @@ impl Session {
             device: "cpu",
         };
         session.load_prelude(true)?;
+        trace("session ready", t0);
         Ok(session)
     }
 
@@ -188,15 +191,21 @@ impl Session {
         let mut code = String::new();
         if with_dep {
             self.work.seed_lockfile();
+            // The engine as one shared dylib (kernel/cells), named `born` in cells.
+            let cells = workdir::cells_path(&self.engine)?;
             code.push_str(&format!(
-                ":dep born = {{ path = {:?} }}\n",
-                self.engine.to_string_lossy()
+                ":dep born = {{ package = \"born-cells\", path = {:?} }}\n",
+                cells.to_string_lossy()
             ));
         }
         code.push_str(output::PRELUDE);
+        let t0 = std::time::Instant::now();
         self.execute_hidden(":preserve_vars_on_panic 1")
             .map_err(|e| format!("evcxr: {e}"))?;
-        self.execute_hidden(&code).map(|_| ()).map_err(|e| {
+        trace(":preserve_vars_on_panic", t0);
+        let r = self.execute_hidden(&code);
+        trace("dep + prelude", t0);
+        r.map(|_| ()).map_err(|e| {
             let mut text = format!("loading the Born engine failed: {e}");
             if let evcxr::Error::CompilationErrors(errs) = &e {
                 for err in errs {
@@ -382,6 +391,13 @@ impl Session {
 
 /// Creates evcxr's context in the session's work directory, running this executable
 /// as the cell process with `BORN_FRONTEND` set.
+/// With `BORN_TRACE_STARTUP` set, prints how long a start-up stage took (to stderr).
+fn trace(stage: &str, since: std::time::Instant) {
+    if std::env::var_os("BORN_TRACE_STARTUP").is_some() {
+        eprintln!("born-kernel: {stage}: {:.2} s", since.elapsed().as_secs_f64());
+    }
+}
+
 fn start_context(work: &workdir::WorkDir, frontend: Frontend) -> Result<(CommandContext, EvalContextOutputs), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the kernel executable: {e}"))?;
     let mut cmd = std::process::Command::new(exe);

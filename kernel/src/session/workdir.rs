@@ -37,6 +37,14 @@ pub fn engine_path(explicit: Option<&Path>) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The crate cells link the engine through (`kernel/cells` beside the engine): the engine
+/// re-exported as one shared Rust dylib, so cells do not each carry a copy of it.
+pub fn cells_path(engine: &Path) -> Result<PathBuf, String> {
+    let path = engine.join("../kernel/cells");
+    path.canonicalize()
+        .map_err(|e| format!("the Born cells crate is not at {}: {e}", path.display()))
+}
+
 /// The cache directory: `explicit`, else `BORN_CACHE_DIR`, else `$XDG_CACHE_HOME/born/evcxr`,
 /// else `~/.cache/born/evcxr`.
 pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
