@@ -296,3 +296,21 @@ fn plan_reuse_keeps_constants_apart() {
     assert_eq!(x.pad(&[(1, 0)], 5.0).to_vec::<f32>(), [5.0, 1.0, 2.0]);
     assert_eq!(x.pad(&[(1, 0)], 7.0).to_vec::<f32>(), [7.0, 1.0, 2.0]);
 }
+
+/// Regression: the gradients of convolution windows and 2x2 max pooling used to be a
+/// scatter_add at positions built on the host every step (slow); they are padded slices
+/// and views now.
+#[test]
+fn conv_and_pool_gradients_need_no_scatter() {
+    let x = Tensor::rand([2, 3, 9, 9], DType::F32).requires_grad();
+    let w = Tensor::rand([4, 3, 3, 3], DType::F32).requires_grad();
+    let y = x.conv2d(&w, None, 1, 0, 1, 1).max_pool2d(2, 2, 0).sum_all();
+    y.backward();
+    for g in [x.grad().unwrap(), w.grad().unwrap()] {
+        let sched = g.schedule();
+        assert!(
+            !sched.kernels.iter().any(|k| matches!(k.op, KernelOp::Scatter { .. })),
+            "{sched}"
+        );
+    }
+}

@@ -14,6 +14,27 @@ fn k(t: &Tensor, v: f64) -> Tensor {
     t.scalar_operand(Scalar::Float(v))
 }
 
+/// True when a window view is the sliding windows `[.., OH, OW, KH, KW]` of a contiguous
+/// `[.., H, W]` input that conv and pooling build: leading dims read as they are, positive
+/// strides over rows and columns, offset 0.
+fn sliding_windows(shape: &[usize], strides: &[isize], offset: isize, in_shape: &[usize]) -> bool {
+    let r = in_shape.len();
+    if r < 2 || shape.len() != r + 2 || offset != 0 || shape.contains(&0) {
+        return false;
+    }
+    let contiguous = crate::shape::contiguous_strides(in_shape);
+    let w = in_shape[r - 1] as isize;
+    let leading = (0..r - 2).all(|d| shape[d] == in_shape[d] && strides[d] == contiguous[d]);
+    let row_steps = [strides[r - 2], strides[r]].iter().all(|&s| s > 0 && s % w == 0);
+    let col_steps = [strides[r - 1], strides[r + 1]].iter().all(|&s| s > 0);
+    // Every window stays inside the input (rows and columns separately).
+    let (s0, d0) = (strides[r - 2] / w, strides[r] / w);
+    let (s1, d1) = (strides[r - 1], strides[r + 1]);
+    let fits_rows = (shape[r - 2] as isize - 1) * s0 + (shape[r] as isize - 1) * d0 < in_shape[r - 2] as isize;
+    let fits_cols = (shape[r - 1] as isize - 1) * s1 + (shape[r + 1] as isize - 1) * d1 < w;
+    leading && row_steps && col_steps && fits_rows && fits_cols
+}
+
 /// True for a view that swaps the last two axes and keeps the others (`t()`, `transpose(-1, -2)`).
 fn is_matrix_transpose(node: &NodeRef) -> bool {
     let OpKind::View(ViewOp::Permute(p)) = &node.kind else {
@@ -278,11 +299,35 @@ fn view_grad(v: &ViewOp, g: &Tensor, in_shape: &[usize]) -> Result<Tensor> {
             Ok(g)
         }
         // A window view reads input element `offset + sum(idx * strides)`; windows may
-        // overlap (pooling, convolution), so the gradient adds every read back into its
-        // position: scatter_add of the flattened gradient at the flat positions, computed
-        // here from the strides. This reuses the Scatter primitive (one kernel, exact for
-        // any strides) instead of adding a 18th kind; a faster col2im for the regular
-        // conv/pool case (a sum of kernel-size padded strided copies) is a later optimization.
+        // overlap (convolution), so the gradient adds every read back into its position.
+        // The sliding windows of conv/pool (`[.., OH, OW, KH, KW]` over `[.., H, W]`) are
+        // KH*KW strided slices of the input: the gradient is the sum of their gradients,
+        // padded copies that fuse into one sum (col2im). Any other window view falls back to
+        // a scatter_add at flat positions computed here from the strides.
+        ViewOp::AsStrided { shape, strides, offset } if sliding_windows(shape, strides, *offset, in_shape) => {
+            let r = in_shape.len();
+            let (oh, ow, kh, kw) = (shape[r - 2], shape[r - 1], shape[r], shape[r + 1]);
+            let w = in_shape[r - 1] as isize;
+            let (s0, s1, d0, d1) = (strides[r - 2] / w, strides[r - 1], strides[r] / w, strides[r + 1]);
+            let mut total: Option<Tensor> = None;
+            for i in 0..kh {
+                for j in 0..kw {
+                    let piece = g
+                        .try_narrow(r as isize, i, 1)?
+                        .try_narrow(r as isize + 1, j, 1)?
+                        .try_reshape(shape[..r].to_vec())?;
+                    let mut spec: Vec<(usize, isize, usize)> = in_shape[..r - 2].iter().map(|&n| (0, 1, n)).collect();
+                    spec.push((i * d0 as usize, s0, oh));
+                    spec.push((j * d1 as usize, s1, ow));
+                    let part = view_grad(&ViewOp::Slice(spec), &piece, in_shape)?;
+                    total = Some(match total {
+                        Some(t) => t.try_add(&part)?,
+                        None => part,
+                    });
+                }
+            }
+            Ok(total.expect("a window has at least one element"))
+        }
         ViewOp::AsStrided { shape, strides, offset } => {
             let n: usize = in_shape.iter().product();
             let m: usize = shape.iter().product();

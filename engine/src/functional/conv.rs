@@ -58,6 +58,17 @@ impl Tensor {
         })
     }
 
+    /// Non-overlapping windows (stride = kernel) `[N, C, OH, OW, KH, KW]` as a reshape and
+    /// permute of the input (cropped to whole tiles): their gradient is the inverse view,
+    /// with no scatter.
+    fn tiles(&self, k: Pair, out: Pair) -> Result<Tensor> {
+        let [n, c] = [self.shape()[0], self.shape()[1]];
+        self.try_narrow(2, 0, out.0 * k.0)?
+            .try_narrow(3, 0, out.1 * k.1)?
+            .try_reshape([n, c, out.0, k.0, out.1, k.1])?
+            .try_permute([0, 1, 2, 4, 3, 5])
+    }
+
     /// 2-D convolution, PyTorch semantics: input `[N, C, H, W]`, weight `[O, C/groups, KH, KW]`.
     pub fn try_conv2d(
         &self,
@@ -218,7 +229,11 @@ impl Tensor {
         let x = if max { self.clone() } else { self.float()? };
         let fill = if max { f64::NEG_INFINITY } else { 0.0 };
         let x = x.try_pad(&[(padding.0, padding.0), (padding.1, padding.1)], fill)?;
-        let win = x.windows(kernel, stride, Pair(1, 1), Pair(oh, ow))?;
+        let win = if (stride.0, stride.1) == (kernel.0, kernel.1) {
+            x.tiles(kernel, Pair(oh, ow))?
+        } else {
+            x.windows(kernel, stride, Pair(1, 1), Pair(oh, ow))?
+        };
         if max {
             win.try_max([-2, -1], false)
         } else {
