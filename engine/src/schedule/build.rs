@@ -48,6 +48,14 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
     })
 }
 
+/// More than a few ops or loads: worth a buffer rather than recomputation per broadcast copy.
+fn expensive(e: &Expr) -> bool {
+    let (mut ops, mut loads) = (Vec::new(), Vec::new());
+    e.op_names(&mut ops);
+    e.slots(&mut loads);
+    ops.len() > 3 || loads.len() > 3
+}
+
 struct Builder {
     kernels: Vec<Kernel>,
     /// `None` for kernel outputs (planned later), `Some` for existing buffers.
@@ -91,7 +99,18 @@ impl Builder {
             ),
             OpKind::Cast(d) => Expr::Cast(Box::new(input(self, 0)), *d),
             OpKind::View(v) => {
-                let e = match input(self, 0).map_views(&|view| view.apply(v)) {
+                let src = input(self, 0);
+                // A broadcast of a big computed expression would evaluate it once per copy
+                // (reading its inputs through stride-0 views): compute it once into a buffer.
+                // Small ones (a max shift, a normalizer) stay fused: recomputing is cheaper
+                // than a kernel and a buffer.
+                let recompute = matches!(v, ViewOp::Expand(_)) && expensive(&src);
+                let viewed = if recompute {
+                    None
+                } else {
+                    src.map_views(&|view| view.apply(v))
+                };
+                let e = match viewed {
                     Some(e) => e,
                     None => {
                         // The strides cannot express this movement: copy the input first.

@@ -67,7 +67,37 @@ pub fn gather_range<T: Copy, U: Copy>(
     let inner = view.shape[nd - 1];
     let step = view.strides[nd - 1];
     let mut left = len;
+    out.reserve(len);
     while left > 0 {
+        // Short rows (pooling tiles, broadcast pairs): whole rows of the last two dims in
+        // one tight loop, so the per-row bookkeeping below is paid once per block.
+        if inner < 8 && nd >= 2 && idx[nd - 1] == 0 && left >= inner {
+            let rows = (view.shape[nd - 2] - idx[nd - 2]).min(left / inner);
+            let s2 = view.strides[nd - 2];
+            for r in 0..rows as isize {
+                let p = pos + r * s2;
+                for j in 0..inner as isize {
+                    out.push(conv(data[(p + j * step) as usize]));
+                }
+            }
+            left -= rows * inner;
+            pos += rows as isize * s2;
+            idx[nd - 2] += rows;
+            if idx[nd - 2] == view.shape[nd - 2] {
+                pos -= view.shape[nd - 2] as isize * s2;
+                idx[nd - 2] = 0;
+                for d in (0..nd - 2).rev() {
+                    idx[d] += 1;
+                    pos += view.strides[d];
+                    if idx[d] < view.shape[d] {
+                        break;
+                    }
+                    pos -= view.shape[d] as isize * view.strides[d];
+                    idx[d] = 0;
+                }
+            }
+            continue;
+        }
         let run = left.min(inner - idx[nd - 1]);
         if step == 1 {
             let p = pos as usize;
