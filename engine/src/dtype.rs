@@ -127,6 +127,10 @@ impl std::hash::Hash for Scalar {
     }
 }
 
+/// Exprs holding a scalar (a pad's fill) are compared for common subexpressions; a NaN
+/// fill is never equal to itself, which only costs a missed merge.
+impl Eq for Scalar {}
+
 impl Scalar {
     /// The value as f64 (bools are 0/1).
     pub fn as_f64(self) -> f64 {

@@ -1374,3 +1374,56 @@ fn cat_of_empty_views_with_an_offset() {
     let padded = x.narrow(0, 1, 1).pad(&[(0, 0), (1, 1)], 0.0);
     assert_eq!(padded.to_vec::<f32>(), vec![0.0, 0.0]);
 }
+
+// ---------------------------------------------------------------------------
+// Padding fused into its readers (a masked load)
+// ---------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    /// Constant padding of a strided (permuted) input, read by an elementwise op and by a
+    /// reduction, matches naive indexing: the interior reads the input, the border the fill.
+    #[test]
+    fn padding_fused_into_readers_matches_naive(
+        shape in shape_strategy(3, 4),
+        raw_pads in proptest::collection::vec((0usize..3, 0usize..3), 3),
+        fill in -3i64..3,
+        seed in any::<u64>(),
+        lazy in any::<bool>(),
+    ) {
+        let mut rng = Rng(seed | 1);
+        let r = shape.len();
+        let base = Nd::new(shape.clone(), rng.ints(numel(&shape), -9, 9));
+        let perm = rng.perm(r);
+        let nd = base.permute(&perm);
+        let mut t = base.tensor(DType::F32).permute(perm.iter().map(|&p| p as isize).collect::<Vec<_>>());
+        if lazy {
+            t = &t * 1.0;
+        }
+        let pads: Vec<(usize, usize)> = raw_pads[..r].to_vec();
+        let padded_shape: Vec<usize> = nd.shape.iter().zip(&pads).map(|(&n, &(a, b))| n + a + b).collect();
+        let want = Nd::from_fn(padded_shape.clone(), |idx| {
+            let inside = idx.iter().zip(&pads).zip(&nd.shape).all(|((&i, &(a, _)), &n)| i >= a && i < a + n);
+            if inside {
+                let inner: Vec<usize> = idx.iter().zip(&pads).map(|(&i, &(a, _))| i - a).collect();
+                nd.get(&inner) + 1.0
+            } else {
+                fill as f64 + 1.0
+            }
+        });
+        let p = t.pad(&pads, fill as f64);
+        check(&(&p + 1.0), &want, 0.0, "pad + 1")?;
+        if r > 0 {
+            let sum0 = (&p + 1.0).sum(0, false).to_vec_f64();
+            let mut want0 = vec![0.0; numel(&padded_shape[1..])];
+            let mut k = 0;
+            for_each_index(&padded_shape, |_| {
+                let n = want0.len().max(1);
+                want0[k % n] += want.data[k];
+                k += 1;
+            });
+            prop_assert!(compare(&sum0, &want0, 1e-6).is_none(), "sum over axis 0: {sum0:?} vs {want0:?}");
+        }
+    }
+}

@@ -264,6 +264,8 @@ fn view_grad(v: &ViewOp, g: &Tensor, in_shape: &[usize]) -> Result<Tensor> {
         }
         ViewOp::Slice(spec) => {
             let mut g = g.clone();
+            // The placement of every dim, applied as one pad at the end (one kernel).
+            let mut pads = vec![(0, 0); in_shape.len()];
             for (d, (&(start, step, len), &n)) in spec.iter().zip(in_shape).enumerate() {
                 if (start, step, len) == (0, 1, n) {
                     continue;
@@ -292,8 +294,9 @@ fn view_grad(v: &ViewOp, g: &Tensor, in_shape: &[usize]) -> Result<Tensor> {
                     g = g.try_narrow(di, 0, (len - 1) * s + 1)?;
                 }
                 let span = g.shape()[d];
-                let mut pads = vec![(0, 0); in_shape.len()];
                 pads[d] = (lo, n - lo - span);
+            }
+            if pads.iter().any(|&p| p != (0, 0)) {
                 g = g.try_pad(&pads, 0.0)?;
             }
             Ok(g)

@@ -106,14 +106,21 @@ impl Tensor {
         let g = groups;
         let og = o / g;
         let kdim = cg * kh * kw;
-        // Windows as [N, G, Cg, KH, KW, OH, OW]: the reshape below is the im2col copy.
+        // Windows as [G, Cg, KH, KW, N, OH, OW]: the reshape below is the im2col copy, with
+        // the batch folded into the columns, so each group is one large matmul (and the
+        // weight's gradient one matmul over the whole batch, no sum of per-image products).
         let win = x.windows(Pair(kh, kw), stride, dil, Pair(oh, ow))?; // [N, C, OH, OW, KH, KW]
         let cols = win
             .try_reshape([n, g, cg, oh, ow, kh, kw])?
-            .try_permute([0, 1, 2, 5, 6, 3, 4])?
-            .try_reshape([n, g, kdim, oh * ow])?;
-        let wm = weight.try_to_dtype(dtype)?.try_reshape([1, g, og, kdim])?;
-        let mut out = wm.try_matmul(&cols)?.try_reshape([n, o, oh, ow])?;
+            .try_permute([1, 2, 5, 6, 0, 3, 4])?
+            .try_reshape([g, kdim, n * oh * ow])?;
+        let wm = weight.try_to_dtype(dtype)?.try_reshape([g, og, kdim])?;
+        // [G, Og, N*OH*OW] read as [N, O, OH, OW]: a view, the consumer reads it strided.
+        let mut out = wm
+            .try_matmul(&cols)?
+            .try_reshape([g, og, n, oh, ow])?
+            .try_permute([2, 0, 1, 3, 4])?
+            .try_reshape([n, o, oh, ow])?;
         if let Some(b) = bias {
             if b.shape() != [o] {
                 return Err(Error::shapes(

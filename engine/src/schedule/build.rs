@@ -132,15 +132,41 @@ impl Builder {
                 }
                 return;
             }
+            OpKind::Pad { pads, value } => {
+                // Padding is a masked read: it fuses into whatever reads it.
+                let src = self.source(&n.inputs[0]);
+                self.repr.insert(
+                    n.id(),
+                    Expr::PadLoad {
+                        slot: src.slot,
+                        view: src.view,
+                        dtype: n.dtype,
+                        pads: pads.clone(),
+                        fill: *value,
+                    },
+                );
+                if is_target || shared {
+                    self.materialize(n);
+                }
+                return;
+            }
             OpKind::Reduce(op, axes) => {
                 let src = input(self, 0);
-                let shape = &n.inputs[0].shape;
+                let shape = n.inputs[0].shape.clone();
                 let mut perm: Vec<usize> = (0..shape.len()).filter(|a| !axes.contains(a)).collect();
                 perm.extend(axes.iter().copied());
                 let n_red: usize = axes.iter().map(|&a| shape[a]).product();
-                let expr = src
-                    .map_views(&|v| v.apply(&ViewOp::Permute(perm.clone())))
-                    .expect("permutation is always a view");
+                let permute = ViewOp::Permute(perm);
+                let expr = match src.map_views(&|v| v.apply(&permute)) {
+                    Some(e) => e,
+                    None => Expr::Load {
+                        slot: self.materialize(&n.inputs[0]),
+                        view: View::contiguous(&shape)
+                            .apply(&permute)
+                            .expect("permutation is always a view"),
+                        dtype: n.inputs[0].dtype,
+                    },
+                };
                 let n_out = n.shape.iter().product();
                 self.emit(
                     n,
@@ -164,11 +190,6 @@ impl Builder {
                         max: *max,
                     },
                     OpKind::MatMul => KernelOp::MatMul { a: next(), b: next() },
-                    OpKind::Pad { pads, value } => KernelOp::Pad {
-                        src: next(),
-                        pads: pads.clone(),
-                        value: *value,
-                    },
                     OpKind::Cat { axis } => KernelOp::Cat {
                         srcs: (0..n.inputs.len()).map(|_| next()).collect(),
                         axis: *axis,

@@ -32,6 +32,20 @@ pub enum Expr {
         /// The buffer's dtype.
         dtype: DType,
     },
+    /// Reads `slot` through `view`, surrounded by `pads` (before, after) per dim holding
+    /// `fill`: constant padding fused into the kernel that reads it.
+    PadLoad {
+        /// The buffer read.
+        slot: Slot,
+        /// How the interior is read (its shape is the unpadded shape).
+        view: View,
+        /// The buffer's dtype.
+        dtype: DType,
+        /// Per dim (before, after).
+        pads: Vec<(usize, usize)>,
+        /// The value outside the interior.
+        fill: Scalar,
+    },
     /// One-input op.
     Unary(UnaryOp, Box<Expr>),
     /// Two-input op; the dtype is the result's.
@@ -46,15 +60,19 @@ impl Expr {
     /// The result dtype.
     pub fn dtype(&self) -> DType {
         match self {
-            Expr::Load { dtype, .. } | Expr::Binary(.., dtype) | Expr::Cast(_, dtype) => *dtype,
+            Expr::Load { dtype, .. } | Expr::PadLoad { dtype, .. } | Expr::Binary(.., dtype) | Expr::Cast(_, dtype) => {
+                *dtype
+            }
             Expr::Unary(_, e) => e.dtype(),
             Expr::Where(_, a, _) => a.dtype(),
         }
     }
 
-    /// Rewrites every load's view; `None` if any view cannot be rewritten.
+    /// Rewrites every load's view; `None` if any view cannot be rewritten (a padded load
+    /// never can: its reader materializes it first).
     pub fn map_views(&self, f: &dyn Fn(&View) -> Option<View>) -> Option<Expr> {
         Some(match self {
+            Expr::PadLoad { .. } => return None,
             Expr::Load { slot, view, dtype } => Expr::Load {
                 slot: *slot,
                 view: f(view)?,
@@ -75,6 +93,7 @@ impl Expr {
     pub fn op_names(&self, out: &mut Vec<String>) {
         match self {
             Expr::Load { .. } => {}
+            Expr::PadLoad { .. } => out.push("pad".into()),
             Expr::Unary(u, e) => {
                 e.op_names(out);
                 out.push(u.name().into());
@@ -100,7 +119,7 @@ impl Expr {
     /// The slots this expression reads.
     pub fn slots(&self, out: &mut Vec<Slot>) {
         match self {
-            Expr::Load { slot, .. } => out.push(*slot),
+            Expr::Load { slot, .. } | Expr::PadLoad { slot, .. } => out.push(*slot),
             Expr::Unary(_, e) | Expr::Cast(e, _) => e.slots(out),
             Expr::Binary(_, x, y, _) => {
                 x.slots(out);

@@ -230,7 +230,7 @@ async fn shell_loop(ctx: Context, mut rx: zeromq::RouterRecvHalf, jobs: std_mpsc
         };
         match msg.msg_type() {
             "execute_request" | "complete_request" | "inspect_request" => {
-                if jobs.send(Job::Request(msg)).is_err() {
+                if jobs.send(Job::Request(msg, std::time::Instant::now())).is_err() {
                     return;
                 }
             }

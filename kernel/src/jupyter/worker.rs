@@ -13,7 +13,7 @@ use crate::eval::{Completeness, Evaluator, InterruptHandle, Outcome, Output};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Builds the evaluator (on the worker thread).
 pub type Factory = Box<dyn FnOnce() -> Result<Box<dyn Evaluator>, String> + Send>;
@@ -27,8 +27,9 @@ const CELL_STREAM_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Work for the evaluation thread.
 pub enum Job {
-    /// A shell request that needs the evaluator (execute, complete, inspect, is_complete).
-    Request(Message),
+    /// A shell request that needs the evaluator (execute, complete, inspect, is_complete),
+    /// and when it arrived.
+    Request(Message, Instant),
     /// Drop the evaluator and end the thread.
     Quit,
 }
@@ -91,20 +92,25 @@ pub fn spawn(
                 count: 0,
                 streams,
                 shared,
-                abort: false,
+                abort: None,
             };
             'serve: while let Ok(job) = jobs.recv() {
                 match job {
-                    Job::Request(msg) => w.handle(&msg),
+                    Job::Request(msg, _) => w.handle(&msg),
                     Job::Quit => break,
                 }
-                // A failed cell with `stop_on_error`: cells already queued behind it (a notebook's
-                // "run all") are answered `aborted` instead of run, as ipykernel does.
-                if std::mem::take(&mut w.abort) {
+                // A failed cell with `stop_on_error`: cells that were already queued when it
+                // failed (a notebook's "run all") are answered `aborted` instead of run, as
+                // ipykernel does; a cell sent after the error reply runs.
+                while let Some(failed_at) = w.abort.take() {
                     while let Ok(job) = jobs.try_recv() {
                         match job {
-                            Job::Request(msg) if msg.msg_type() == "execute_request" => w.aborted(&msg),
-                            Job::Request(msg) => w.handle(&msg),
+                            Job::Request(msg, arrived)
+                                if arrived < failed_at && msg.msg_type() == "execute_request" =>
+                            {
+                                w.aborted(&msg)
+                            }
+                            Job::Request(msg, _) => w.handle(&msg),
                             Job::Quit => break 'serve,
                         }
                     }
@@ -122,8 +128,9 @@ struct Worker {
     count: i64,
     streams: Arc<Streams>,
     shared: Arc<Shared>,
-    /// Set when a cell failed with `stop_on_error`: queued cells are aborted.
-    abort: bool,
+    /// When a cell failed with `stop_on_error` (before its reply went out): cells queued
+    /// before then are aborted.
+    abort: Option<Instant>,
 }
 
 impl Worker {
@@ -235,7 +242,9 @@ impl Worker {
                 evalue,
                 traceback,
             } => {
-                self.abort = msg.bool_field("stop_on_error", true);
+                if msg.bool_field("stop_on_error", true) {
+                    self.abort = Some(Instant::now());
+                }
                 if !silent {
                     self.ctx.publish(
                         Some(msg),

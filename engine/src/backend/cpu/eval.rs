@@ -2,7 +2,7 @@
 //! strided loads into chunks, then whole-chunk ops (see `vals`).
 
 use super::vals::{self, Vals};
-use crate::dtype::DType;
+use crate::dtype::{DType, Element, Scalar};
 use crate::ops::{BinaryOp, UnaryOp, View};
 use crate::schedule::Expr;
 use crate::storage::HostBuffer;
@@ -126,6 +126,102 @@ pub fn gather_range<T: Copy, U: Copy>(
     }
 }
 
+/// Like [`gather_range`] over the padded shape: positions in the `pads` border read `fill`.
+#[allow(clippy::too_many_arguments)]
+fn gather_padded<T: Copy, U: Copy>(
+    data: &[T],
+    view: &View,
+    pads: &[(usize, usize)],
+    fill: U,
+    start: usize,
+    len: usize,
+    conv: impl Fn(T) -> U,
+    out: &mut Vec<U>,
+) {
+    let nd = view.shape.len();
+    if nd == 0 {
+        return gather_range(data, view, start, len, conv, out);
+    }
+    let padded: Vec<usize> = view.shape.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
+    let mut idx = vec![0usize; nd];
+    let mut rem = start;
+    for d in (0..nd).rev() {
+        idx[d] = rem % padded[d];
+        rem /= padded[d];
+    }
+    out.reserve(len);
+    let last = nd - 1;
+    let (lo, n, step) = (pads[last].0, view.shape[last], view.strides[last]);
+    let mut left = len;
+    while left > 0 {
+        let run = left.min(padded[last] - idx[last]);
+        let (c0, c1) = (idx[last], idx[last] + run);
+        // The row's base in the buffer, if the row is inside the interior in every outer dim.
+        let mut base = Some(view.offset);
+        for d in 0..last {
+            let (a, m) = (pads[d].0, view.shape[d]);
+            match (idx[d] >= a && idx[d] < a + m, base) {
+                (true, Some(b)) => base = Some(b + (idx[d] - a) as isize * view.strides[d]),
+                _ => base = None,
+            }
+        }
+        match base {
+            None => out.extend(std::iter::repeat_n(fill, run)),
+            Some(b) => {
+                // [c0, i0) before the interior, [i0, i1) inside, [i1, c1) after.
+                let i0 = c0.max(lo).min(c1);
+                let i1 = c1.min(lo + n).max(i0);
+                out.extend(std::iter::repeat_n(fill, i0 - c0));
+                out.extend((i0..i1).map(|c| conv(data[(b + (c - lo) as isize * step) as usize])));
+                out.extend(std::iter::repeat_n(fill, c1 - i1));
+            }
+        }
+        left -= run;
+        idx[last] += run;
+        if idx[last] == padded[last] {
+            idx[last] = 0;
+            for d in (0..last).rev() {
+                idx[d] += 1;
+                if idx[d] < padded[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+    }
+}
+
+/// Reads a range of the padded view of a buffer (see [`Expr::PadLoad`]).
+fn load_padded(buf: &HostBuffer, view: &View, pads: &[(usize, usize)], fill: Scalar, start: usize, len: usize) -> Vals {
+    let mut out = Vals::with_capacity(buf.dtype(), len);
+    macro_rules! go {
+        ($d:expr, $o:expr, $t:ty, $conv:expr) => {
+            gather_padded(
+                $d,
+                view,
+                pads,
+                $conv(<$t as Element>::from_scalar(fill)),
+                start,
+                len,
+                $conv,
+                $o,
+            )
+        };
+    }
+    match (buf, &mut out) {
+        (HostBuffer::Bool(d), Vals::Bool(o)) => go!(d, o, bool, |x| x),
+        (HostBuffer::U8(d), Vals::U8(o)) => go!(d, o, u8, |x| x),
+        (HostBuffer::I32(d), Vals::I32(o)) => go!(d, o, i32, |x| x),
+        (HostBuffer::I64(d), Vals::I64(o)) => go!(d, o, i64, |x| x),
+        (HostBuffer::F32(d), Vals::F32(o)) => go!(d, o, f32, |x| x),
+        (HostBuffer::F64(d), Vals::F64(o)) => go!(d, o, f64, |x| x),
+        (HostBuffer::F16(d), Vals::F32(o)) => go!(d, o, f16, f16::to_f32),
+        (HostBuffer::BF16(d), Vals::F32(o)) => go!(d, o, bf16, bf16::to_f32),
+        _ => unreachable!("with_capacity picks the compute type of the buffer"),
+    }
+    out
+}
+
 /// Reads a range of a buffer through a view into a chunk of its compute type.
 pub fn load(buf: &HostBuffer, view: &View, start: usize, len: usize) -> Vals {
     // A broadcast constant loads as one value: ops treat it as a scalar.
@@ -160,6 +256,7 @@ pub fn load(buf: &HostBuffer, view: &View, start: usize, len: usize) -> Vals {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Instr {
     Load(usize, View),
+    PadLoad(usize, View, Vec<(usize, usize)>, Scalar),
     Unary(UnaryOp, usize),
     Binary(BinaryOp, usize, usize),
     Where(usize, usize, usize),
@@ -169,7 +266,7 @@ enum Instr {
 impl Instr {
     fn operands(&self) -> Vec<usize> {
         match self {
-            Instr::Load(..) => vec![],
+            Instr::Load(..) | Instr::PadLoad(..) => vec![],
             Instr::Unary(_, a) | Instr::Cast(a, _) => vec![*a],
             Instr::Binary(_, a, b) => vec![*a, *b],
             Instr::Where(c, a, b) => vec![*c, *a, *b],
@@ -206,6 +303,9 @@ impl Program {
     fn add(&mut self, e: &Expr, seen: &mut HashMap<Instr, usize>) -> usize {
         let ins = match e {
             Expr::Load { slot, view, .. } => Instr::Load(*slot, simplify(view)),
+            Expr::PadLoad {
+                slot, view, pads, fill, ..
+            } => Instr::PadLoad(*slot, view.clone(), pads.clone(), *fill),
             Expr::Unary(op, x) => Instr::Unary(*op, self.add(x, seen)),
             Expr::Binary(op, x, y, _) => {
                 let a = self.add(x, seen);
@@ -240,6 +340,7 @@ impl Program {
             };
             let v = match ins {
                 Instr::Load(slot, view) => load(bufs[*slot], view, start, len),
+                Instr::PadLoad(slot, view, pads, fill) => load_padded(bufs[*slot], view, pads, *fill, start, len),
                 Instr::Unary(op, _) => vals::unary(*op, fetch(0)),
                 Instr::Binary(op, ..) => {
                     let a = fetch(0);
