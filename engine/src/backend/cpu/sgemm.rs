@@ -97,6 +97,26 @@ pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, par: &dyn
     if m == 0 || n == 0 {
         return;
     }
+    // A few columns (a 3x3 conv's weight gradient: n = 9) waste most of a 32-wide
+    // microkernel; Cᵀ = Bᵀ·Aᵀ puts them on the 14-row side instead.
+    if n < 16 && m > n {
+        let t = |x: MatRef| MatRef {
+            ptr: x.ptr,
+            rows: x.cols,
+            cols: x.rows,
+            rs: x.cs,
+            cs: x.rs,
+        };
+        let ct = MatMut {
+            ptr: c.ptr,
+            rows: n,
+            cols: m,
+            rs: c.cs,
+            cs: c.rs,
+        };
+        // SAFETY: the same elements through swapped strides.
+        return unsafe { sgemm(t(b), t(a), ct, accumulate, par) };
+    }
     if k == 0 {
         if !accumulate {
             for i in 0..m {
@@ -689,6 +709,9 @@ mod tests {
         (3, 200, 70),
         (9, 40, 2100),
         (20, 17, 1100),
+        // Few columns: computed as the transposed product.
+        (64, 9, 5000),
+        (40, 15, 300),
         (130, 97, 300),
         (600, 40, 31),
         (5, 3000, 9),
