@@ -1,9 +1,10 @@
 //! Building a [`Schedule`] from target nodes: fusion decisions, then the buffer plan.
 
 use super::{Expr, Kernel, KernelOp, PhysicalBuffer, Schedule, Slot, SlotSource, Src};
+use crate::dtype::DType;
 use crate::error::Result;
 use crate::graph::{topo_order, NodeRef};
-use crate::ops::{OpKind, View, ViewOp};
+use crate::ops::{BinaryOp, OpKind, ReduceOp, View, ViewOp};
 use std::collections::HashMap;
 
 /// Schedules the unrealized graph behind `targets` (realized targets are skipped).
@@ -46,6 +47,43 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
         buffers,
         outputs,
     })
+}
+
+/// A reduction of a few elements per output (pooling windows) as one elementwise
+/// combination of shifted reads: each read runs along the kept dims, where a reduction
+/// loop would step through the window a couple of elements at a time. `expr` is over
+/// `[kept.., reduced..]` with the last `n_axes` dims reduced.
+fn unrolled(expr: &Expr, op: ReduceOp, n_axes: usize, n_red: usize, dtype: DType) -> Option<Expr> {
+    if !(2..=9).contains(&n_red) || expr.dtype() != dtype {
+        return None;
+    }
+    let combine = match op {
+        ReduceOp::Sum => BinaryOp::Add,
+        ReduceOp::Prod => BinaryOp::Mul,
+        ReduceOp::Max => BinaryOp::Max,
+        ReduceOp::Min => BinaryOp::Min,
+    };
+    let mut acc: Option<Expr> = None;
+    for r in 0..n_red {
+        let part = expr.map_views(&|v| {
+            let k = v.shape.len() - n_axes;
+            let (mut rem, mut offset) = (r, v.offset);
+            for d in (k..v.shape.len()).rev() {
+                offset += (rem % v.shape[d]) as isize * v.strides[d];
+                rem /= v.shape[d];
+            }
+            Some(View {
+                shape: v.shape[..k].to_vec(),
+                strides: v.strides[..k].to_vec(),
+                offset,
+            })
+        })?;
+        acc = Some(match acc {
+            Some(a) => Expr::Binary(combine, Box::new(a), Box::new(part), dtype),
+            None => part,
+        });
+    }
+    acc
 }
 
 /// More than a few ops or loads: worth a buffer rather than recomputation per broadcast copy.
@@ -168,6 +206,10 @@ impl Builder {
                     },
                 };
                 let n_out = n.shape.iter().product();
+                if let Some(e) = unrolled(&expr, *op, axes.len(), n_red, n.dtype) {
+                    self.emit(n, KernelOp::Elementwise(e));
+                    return;
+                }
                 self.emit(
                     n,
                     KernelOp::Reduce {
