@@ -58,15 +58,14 @@ impl Tensor {
         })
     }
 
-    /// Non-overlapping windows (stride = kernel) `[N, C, KH, KW, OH, OW]` as a reshape and
-    /// permute of the input (cropped to whole tiles): their gradient is the inverse view,
-    /// with no scatter.
+    /// Non-overlapping windows (stride = kernel) `[N, C, OH, KH, OW, KW]` as a reshape of
+    /// the input (cropped to whole tiles): their gradient is the inverse view, with no
+    /// scatter and no reordering copy.
     fn tiles(&self, k: Pair, out: Pair) -> Result<Tensor> {
         let [n, c] = [self.shape()[0], self.shape()[1]];
         self.try_narrow(2, 0, out.0 * k.0)?
             .try_narrow(3, 0, out.1 * k.1)?
-            .try_reshape([n, c, out.0, k.0, out.1, k.1])?
-            .try_permute([0, 1, 3, 5, 2, 4])
+            .try_reshape([n, c, out.0, k.0, out.1, k.1])
     }
 
     /// 2-D convolution, PyTorch semantics: input `[N, C, H, W]`, weight `[O, C/groups, KH, KW]`.
@@ -236,10 +235,11 @@ impl Tensor {
         let x = if max { self.clone() } else { self.float()? };
         let fill = if max { f64::NEG_INFINITY } else { 0.0 };
         let x = x.try_pad(&[(padding.0, padding.0), (padding.1, padding.1)], fill)?;
-        // Non-overlapping tiles come as [N, C, KH, KW, OH, OW] (rows of OW stay the inner
-        // loop of every kernel that reads them), other windows as [N, C, OH, OW, KH, KW].
+        // Non-overlapping tiles come as [N, C, OH, KH, OW, KW], the input's own memory
+        // order (so the gradient's mask and product are written in place of the input),
+        // other windows as [N, C, OH, OW, KH, KW].
         let (win, axes) = if (stride.0, stride.1) == (kernel.0, kernel.1) {
-            (x.tiles(kernel, Pair(oh, ow))?, [2, 3])
+            (x.tiles(kernel, Pair(oh, ow))?, [3, 5])
         } else {
             (x.windows(kernel, stride, Pair(1, 1), Pair(oh, ow))?, [4, 5])
         };
