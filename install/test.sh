@@ -34,7 +34,8 @@ run_tests() {
 }
 
 # The Jupyter kernel against real clients (tests/jupyter/): jupyter_kernel_test, protocol
-# tests, a notebook through nbclient, jupyter console. Needs the release binary; the kernelspec
+# tests, a notebook through nbclient, jupyter console, 200 cells within 100 MB of resident
+# memory. Needs the release binary; the kernelspec
 # goes into the venv's prefix (where the venv's Jupyter finds it); the tests themselves install
 # one into a temp prefix. BORN_CACHE_DIR keeps the engine that cells link, built once.
 jupyter_tests() {

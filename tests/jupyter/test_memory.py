@@ -1,7 +1,8 @@
-"""Memory benchmark: resident memory of the kernel (the kernel process and the cell
-process it runs) before and after 200 executed cells; the target is growth under 100 MB.
+"""Memory check (in the suite; also a benchmark run alone): resident memory of the kernel
+(the kernel process and the cell process it runs) before and after 200 executed cells;
+the target is growth under 100 MB.
 
-Run: cd tests/jupyter && ../../.venv/bin/python -m unittest bench_memory -v (after
+Run: cd tests/jupyter && ../../.venv/bin/python -m unittest test_memory -v (after
 install/test.sh or setup.sh built the kernel). Cells link the engine as one shared
 library (kernel/cells): +7 MB over 200 cells measured here (it was +165 MB when every
 cell linked its own copy of the engine code it used).
