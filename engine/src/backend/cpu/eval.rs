@@ -81,21 +81,10 @@ pub fn gather_range<T: Copy, U: Copy>(
                 }
             }
             left -= rows * inner;
-            pos += rows as isize * s2;
-            idx[nd - 2] += rows;
-            if idx[nd - 2] == view.shape[nd - 2] {
-                pos -= view.shape[nd - 2] as isize * s2;
-                idx[nd - 2] = 0;
-                for d in (0..nd - 2).rev() {
-                    idx[d] += 1;
-                    pos += view.strides[d];
-                    if idx[d] < view.shape[d] {
-                        break;
-                    }
-                    pos -= view.shape[d] as isize * view.strides[d];
-                    idx[d] = 0;
-                }
-            }
+            // To the last row written, then one step on.
+            pos += (rows - 1) as isize * s2;
+            idx[nd - 2] += rows - 1;
+            advance(view, &mut idx, &mut pos, nd - 2);
             continue;
         }
         let run = left.min(inner - idx[nd - 1]);
@@ -108,21 +97,23 @@ pub fn gather_range<T: Copy, U: Copy>(
             out.extend((0..run).map(|i| conv(data[(pos + i as isize * step) as usize])));
         }
         left -= run;
-        pos += run as isize * step;
-        idx[nd - 1] += run;
-        if idx[nd - 1] == inner {
-            pos -= inner as isize * step;
-            idx[nd - 1] = 0;
-            for d in (0..nd - 1).rev() {
-                idx[d] += 1;
-                pos += view.strides[d];
-                if idx[d] < view.shape[d] {
-                    break;
-                }
-                pos -= view.shape[d] as isize * view.strides[d];
-                idx[d] = 0;
-            }
+        pos += (run - 1) as isize * step;
+        idx[nd - 1] += run - 1;
+        advance(view, &mut idx, &mut pos, nd - 1);
+    }
+}
+
+/// Moves a row-major walk over `view` (index `idx`, buffer position `pos`) one step along
+/// dim `d`, carrying into the outer dims.
+pub(crate) fn advance(view: &View, idx: &mut [usize], pos: &mut isize, d: usize) {
+    for d in (0..=d).rev() {
+        idx[d] += 1;
+        *pos += view.strides[d];
+        if idx[d] < view.shape[d] {
+            return;
         }
+        *pos -= view.shape[d] as isize * view.strides[d];
+        idx[d] = 0;
     }
 }
 

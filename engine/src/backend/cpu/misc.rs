@@ -2,7 +2,7 @@
 //! order, prefix sums and arg-reductions. Each reads its inputs into
 //! contiguous order first and works along "lanes" of one axis.
 
-use super::eval::gather_range;
+use super::eval::{advance, gather_range};
 use crate::dtype::{Element, Scalar};
 use crate::error::{Error, Result};
 use crate::ops::View;
@@ -49,14 +49,8 @@ fn for_each_position(view: &View, mut f: impl FnMut(usize, usize)) {
     let mut pos = view.offset;
     for i in 0..n {
         f(pos as usize, i);
-        for d in (0..nd).rev() {
-            idx[d] += 1;
-            pos += view.strides[d];
-            if idx[d] < view.shape[d] {
-                break;
-            }
-            pos -= view.shape[d] as isize * view.strides[d];
-            idx[d] = 0;
+        if nd > 0 {
+            advance(view, &mut idx, &mut pos, nd - 1);
         }
     }
 }
