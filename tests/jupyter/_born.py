@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +88,25 @@ def run_cell(kc, code, timeout=60, **kw):
 def stdout_of(msgs):
     return "".join(m["content"]["text"] for m in msgs
                    if m["msg_type"] == "stream" and m["content"]["name"] == "stdout")
+
+
+class KernelCase(unittest.TestCase):
+    """A test class sharing one warm, started Born kernel (`self.km`, `self.kc`)."""
+
+    # Shut the kernel down at once instead of asking it (a class that stresses the kernel
+    # may not wait for a polite shutdown).
+    shutdown_now = False
+
+    @classmethod
+    def setUpClass(cls):
+        warm_up()
+        cls.km, cls.kc = start_kernel()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.kc.stop_channels()
+        cls.km.shutdown_kernel(now=cls.shutdown_now)
+
+    def run_cell(self, code, timeout=60):
+        return run_cell(self.kc, code, timeout=timeout)
+

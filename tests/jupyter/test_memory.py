@@ -51,16 +51,8 @@ def rss_mb(pid):
     return total / 1024, count
 
 
-class MemoryTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        _born.warm_up()
-        cls.km, cls.kc = _born.start_kernel()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel(now=True)
+class MemoryTest(_born.KernelCase):
+    shutdown_now = True
 
     def test_200_cells_stay_within_100_mb(self):
         pid = self.km.provisioner.pid

@@ -43,19 +43,7 @@ def send_raw(kc, msg_type, content, *, key=None, raw_content=None):
     return msg["header"]["msg_id"]
 
 
-class ProtocolTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        _born.warm_up()
-        cls.km, cls.kc = _born.start_kernel()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.kc.stop_channels()
-        cls.km.shutdown_kernel(now=False)
-
-    def run_cell(self, code, timeout=60):
-        return _born.run_cell(self.kc, code, timeout=timeout)
+class ProtocolTests(_born.KernelCase):
 
     def test_forged_and_unsigned_messages_are_not_executed(self):
         marker = os.path.join(tempfile.gettempdir(), f"born-forged-{uuid.uuid4().hex}")

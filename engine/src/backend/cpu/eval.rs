@@ -56,14 +56,13 @@ pub fn gather_range<T: Copy, U: Copy>(
         out.extend(std::iter::repeat_n(conv(data[view.offset as usize]), len));
         return;
     }
-    let mut idx = vec![0usize; nd];
-    let mut rem = start;
-    let mut pos = view.offset;
-    for d in (0..nd).rev() {
-        idx[d] = rem % view.shape[d];
-        rem /= view.shape[d];
-        pos += idx[d] as isize * view.strides[d];
-    }
+    let mut idx = unravel(start, &view.shape);
+    let mut pos = view.offset
+        + idx
+            .iter()
+            .zip(&view.strides)
+            .map(|(&i, &s)| i as isize * s)
+            .sum::<isize>();
     let inner = view.shape[nd - 1];
     let step = view.strides[nd - 1];
     let mut left = len;
@@ -103,6 +102,16 @@ pub fn gather_range<T: Copy, U: Copy>(
     }
 }
 
+/// The multi-index of row-major position `i` in `shape`.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0usize; shape.len()];
+    for d in (0..shape.len()).rev() {
+        idx[d] = i % shape[d];
+        i /= shape[d];
+    }
+    idx
+}
+
 /// Moves a row-major walk over `view` (index `idx`, buffer position `pos`) one step along
 /// dim `d`, carrying into the outer dims.
 pub(crate) fn advance(view: &View, idx: &mut [usize], pos: &mut isize, d: usize) {
@@ -130,16 +139,11 @@ fn gather_padded<T: Copy, U: Copy>(
     out: &mut Vec<U>,
 ) {
     let nd = view.shape.len();
-    if nd == 0 {
+    if nd == 0 || len == 0 {
         return gather_range(data, view, start, len, conv, out);
     }
     let padded: Vec<usize> = view.shape.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
-    let mut idx = vec![0usize; nd];
-    let mut rem = start;
-    for d in (0..nd).rev() {
-        idx[d] = rem % padded[d];
-        rem /= padded[d];
-    }
+    let mut idx = unravel(start, &padded);
     out.reserve(len);
     let last = nd - 1;
     let (lo, n, step) = (pads[last].0, view.shape[last], view.strides[last]);
