@@ -77,14 +77,44 @@ pub struct Completions {
     pub end: usize,
 }
 
+/// Why a front-end could not answer a cell's request for input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputDenied {
+    /// This front-end or request takes no input (Jupyter's `allow_stdin` false).
+    NotAllowed,
+    /// The cell was interrupted while it waited.
+    Interrupted,
+    /// The input ended (Ctrl-D in a terminal).
+    Eof,
+}
+
+/// Where a running cell's outputs go, and who answers when it asks for a line of input
+/// (`born::input`). A closure over [`Output`] is a `CellIo` that takes no input.
+pub trait CellIo {
+    /// Receives one output, in order.
+    fn output(&mut self, out: Output);
+    /// Asks the person for a line (`password`: hide what is typed); blocks until answered.
+    fn input(&mut self, prompt: &str, password: bool) -> Result<String, InputDenied>;
+}
+
+impl<F: FnMut(Output)> CellIo for F {
+    fn output(&mut self, out: Output) {
+        self(out)
+    }
+
+    fn input(&mut self, _prompt: &str, _password: bool) -> Result<String, InputDenied> {
+        Err(InputDenied::NotAllowed)
+    }
+}
+
 /// Stops the running cell from another thread (Jupyter's `interrupt_request`, Ctrl-C in the REPL).
 pub type InterruptHandle = Arc<dyn Fn() + Send + Sync>;
 
 /// One evaluation session. The Jupyter kernel and `born-repl` both drive it;
 /// calls come from one thread at a time, except the interrupt handle.
 pub trait Evaluator: Send {
-    /// Runs a cell, sending outputs to `sink` as they happen.
-    fn execute(&mut self, code: &str, sink: &mut dyn FnMut(Output)) -> Outcome;
+    /// Runs a cell, sending outputs to `io` as they happen and asking it for input.
+    fn execute(&mut self, code: &str, io: &mut dyn CellIo) -> Outcome;
     /// Completion candidates at byte offset `cursor`.
     fn complete(&mut self, code: &str, cursor: usize) -> Completions;
     /// Documentation for the item at `cursor` (signature and doc), if any.

@@ -124,6 +124,54 @@ class ProtocolTests(_born.KernelCase):
         reply, _ = self.run_cell("let again = 1 + 1; again")
         self.assertEqual(reply["status"], "ok")
 
+    def iopub_for(self, msg_id, timeout=60):
+        """The iopub messages for msg_id, up to its idle status."""
+        msgs, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            msg = self.kc.get_iopub_msg(timeout=deadline - time.monotonic())
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return msgs
+            msgs.append(msg)
+        self.fail(f"no idle status for {msg_id}")
+
+    def test_input_request_round_trip(self):
+        mid = self.kc.execute('print!("asking: "); let name = input("Your name: "); '
+                              'let secret = born::input::password("Key: "); println!("hello {name} ({})", secret.len());',
+                              allow_stdin=True)
+        for prompt, password, answer in (("Your name: ", False, "Ada"), ("Key: ", True, "hunter2")):
+            req = self.kc.get_stdin_msg(timeout=120)
+            self.assertEqual(req["msg_type"], "input_request")
+            self.assertEqual(req["parent_header"]["msg_id"], mid)
+            self.assertEqual((req["content"]["prompt"], req["content"]["password"]), (prompt, password))
+            self.kc.input(answer)
+        reply = shell_reply(self.kc, mid, 60)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        text = _born.stdout_of(self.iopub_for(mid))
+        self.assertIn("asking: ", text)
+        self.assertIn("hello Ada (7)", text)
+
+    def test_input_without_allow_stdin_is_an_error(self):
+        reply, msgs = _born.run_cell(self.kc, 'let n = input("n: ");', allow_stdin=False)
+        self.assertEqual(reply["status"], "error")
+        errors = [m["content"] for m in msgs if m["msg_type"] == "error"]
+        self.assertIn("does not accept input", errors[0]["evalue"])
+
+    def test_interrupt_while_waiting_for_input_keeps_variables(self):
+        reply, _ = self.run_cell("let before_input = 40i64;")
+        self.assertEqual(reply["status"], "ok")
+        mid = self.kc.execute('let answer = input("waiting: ");', allow_stdin=True)
+        self.assertEqual(self.kc.get_stdin_msg(timeout=120)["msg_type"], "input_request")
+        self.km.interrupt_kernel()
+        reply = shell_reply(self.kc, mid, 30)
+        self.assertEqual(reply["content"]["status"], "error")
+        self.assertEqual(reply["content"]["ename"], "Interrupted")
+        # The interrupt was used up by the input: engine loops in the next cell run.
+        reply, msgs = self.run_cell("(&Tensor::ones([4], DType::F32) + 1.0).sum_all().item::<f32>() as i64 + before_input")
+        self.assertEqual(reply["status"], "ok", reply)
+        self.assertIn("48", "".join(m["content"]["data"]["text/plain"] for m in msgs if m["msg_type"] == "execute_result"))
+
     def test_control_and_heartbeat_during_long_cell(self):
         mid = self.kc.execute("std::thread::sleep(std::time::Duration::from_secs(3));")
         time.sleep(0.5)

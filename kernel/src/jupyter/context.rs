@@ -16,6 +16,8 @@ pub enum Channel {
     Control,
     /// Broadcasts (status, streams, displays, results, errors).
     IoPub,
+    /// Requests for input (`input_request`), to the client that sent the running cell.
+    Stdin,
 }
 
 /// An item for the socket-owning task.

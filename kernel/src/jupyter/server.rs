@@ -67,16 +67,15 @@ async fn serve(info: ConnectionInfo, factory: Factory) -> anyhow::Result<()> {
 
     let (shell_tx, shell_rx) = shell.split();
     let (control_tx, control_rx) = control.split();
-    tokio::spawn(send_loop(ctx.clone(), out_rx, shell_tx, control_tx, iopub));
+    let (stdin_tx, stdin_rx) = stdin.split();
+    tokio::spawn(send_loop(ctx.clone(), out_rx, [shell_tx, control_tx, stdin_tx], iopub));
     tokio::spawn(heartbeat(hb));
-    tokio::spawn(async move {
-        // Input requests are not supported: drain whatever arrives.
-        while stdin.recv().await.is_ok() {}
-    });
+    let (replies_tx, replies_rx) = std_mpsc::channel();
+    tokio::spawn(stdin_loop(ctx.clone(), stdin_rx, replies_tx));
 
     let shared = Arc::new(Shared::default());
     let (jobs_tx, jobs_rx) = std_mpsc::channel();
-    let worker = worker::spawn(ctx.clone(), factory, jobs_rx, shared.clone());
+    let worker = worker::spawn(ctx.clone(), factory, jobs_rx, replies_rx, shared.clone());
     ctx.status(None, "starting");
 
     let (stop_tx, mut stop_rx) = watch::channel(Stop::Running);
@@ -110,8 +109,7 @@ async fn serve(info: ConnectionInfo, factory: Factory) -> anyhow::Result<()> {
 async fn send_loop(
     ctx: Context,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
-    mut shell: zeromq::RouterSendHalf,
-    mut control: zeromq::RouterSendHalf,
+    [mut shell, mut control, mut stdin]: [zeromq::RouterSendHalf; 3],
     mut iopub: XPubSocket,
 ) {
     loop {
@@ -128,6 +126,7 @@ async fn send_loop(
                             Channel::Shell => shell.send(msg).await,
                             Channel::Control => control.send(msg).await,
                             Channel::IoPub => iopub.send(msg).await,
+                            Channel::Stdin => stdin.send(msg).await,
                         };
                         if let Err(e) = r {
                             eprintln!("born-kernel: sending on {channel:?} failed: {e}");
@@ -146,6 +145,28 @@ async fn send_loop(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Passes `input_reply` messages from the stdin socket to the evaluation thread, which
+/// waits for them while a cell asks for input; anything else there is logged and dropped.
+async fn stdin_loop(ctx: Context, mut rx: zeromq::RouterRecvHalf, replies: std_mpsc::Sender<Message>) {
+    loop {
+        let frames = match rx.recv().await {
+            Ok(m) => m.into_vec(),
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Some(msg) = accept(&ctx, Channel::Stdin, frames) else {
+            continue;
+        };
+        if msg.msg_type() != "input_reply" {
+            eprintln!("born-kernel: unexpected {} on stdin, dropped", msg.msg_type());
+        } else if replies.send(msg).is_err() {
+            return;
         }
     }
 }

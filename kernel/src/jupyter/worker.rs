@@ -9,7 +9,7 @@
 use super::context::{error_content, Channel, Context};
 use super::history::History;
 use super::wire::Message;
-use crate::eval::{Completeness, Evaluator, InterruptHandle, Outcome, Output};
+use crate::eval::{CellIo, Completeness, Evaluator, InputDenied, InterruptHandle, Outcome, Output};
 use serde_json::{json, Map, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -41,6 +41,8 @@ pub struct Shared {
     pub interrupt: Mutex<Option<InterruptHandle>>,
     /// True while a cell runs.
     pub running: AtomicBool,
+    /// Set by an interrupt; a cell waiting for input stops waiting.
+    pub input_interrupted: AtomicBool,
     /// True once the evaluator was built (or failed to build).
     pub started: AtomicBool,
     /// Cells run with `store_history` (answered on the shell task, without the evaluator).
@@ -59,6 +61,7 @@ impl Shared {
         match handle {
             Some(h) if self.running.load(Ordering::SeqCst) => {
                 h();
+                self.input_interrupted.store(true, Ordering::SeqCst);
                 true
             }
             _ => false,
@@ -71,6 +74,7 @@ pub fn spawn(
     ctx: Context,
     factory: Factory,
     jobs: mpsc::Receiver<Job>,
+    input_replies: mpsc::Receiver<Message>,
     shared: Arc<Shared>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
@@ -93,6 +97,7 @@ pub fn spawn(
                 streams,
                 shared,
                 abort: None,
+                input_replies,
             };
             'serve: while let Ok(job) = jobs.recv() {
                 match job {
@@ -131,6 +136,8 @@ struct Worker {
     /// When a cell failed with `stop_on_error` (before its reply went out): cells queued
     /// before then are aborted.
     abort: Option<Instant>,
+    /// `input_reply` messages from the stdin socket.
+    input_replies: mpsc::Receiver<Message>,
 }
 
 impl Worker {
@@ -195,23 +202,18 @@ impl Worker {
             Ok(eval) => {
                 let parent = Arc::new(msg.clone());
                 self.streams.begin(parent.clone(), silent);
+                self.shared.input_interrupted.store(false, Ordering::SeqCst);
                 self.shared.running.store(true, Ordering::SeqCst);
-                let ctx = self.ctx.clone();
-                let streams = self.streams.clone();
-                let mut sink = |out: Output| {
-                    if silent {
-                        return;
-                    }
-                    match out {
-                        Output::Stdout(t) => streams.push("stdout", &t),
-                        Output::Stderr(t) => streams.push("stderr", &t),
-                        other => {
-                            streams.flush();
-                            publish_output(&ctx, &parent, other);
-                        }
-                    }
+                let mut io = CellChannel {
+                    ctx: &self.ctx,
+                    parent: &parent,
+                    streams: &self.streams,
+                    silent,
+                    allow_stdin: msg.bool_field("allow_stdin", false),
+                    replies: &self.input_replies,
+                    shared: &self.shared,
                 };
-                let outcome = eval.execute(&code, &mut sink);
+                let outcome = eval.execute(&code, &mut io);
                 self.shared.running.store(false, Ordering::SeqCst);
                 self.streams.end();
                 outcome
@@ -319,6 +321,65 @@ impl Worker {
 }
 
 /// Publishes a non-stream output.
+/// One execute request's side of a running cell: its outputs go to iopub, its input
+/// requests to the client on the stdin socket.
+struct CellChannel<'a> {
+    ctx: &'a Context,
+    parent: &'a Arc<Message>,
+    streams: &'a Streams,
+    silent: bool,
+    allow_stdin: bool,
+    replies: &'a mpsc::Receiver<Message>,
+    shared: &'a Shared,
+}
+
+impl CellIo for CellChannel<'_> {
+    fn output(&mut self, out: Output) {
+        if self.silent {
+            return;
+        }
+        match out {
+            Output::Stdout(t) => self.streams.push("stdout", &t),
+            Output::Stderr(t) => self.streams.push("stderr", &t),
+            other => {
+                self.streams.flush();
+                publish_output(self.ctx, self.parent, other);
+            }
+        }
+    }
+
+    fn input(&mut self, prompt: &str, password: bool) -> Result<String, InputDenied> {
+        if !self.allow_stdin {
+            return Err(InputDenied::NotAllowed);
+        }
+        while self.replies.try_recv().is_ok() {} // answers to requests no longer waiting
+        self.streams.flush();
+        self.ctx.send(
+            Channel::Stdin,
+            Some(self.parent),
+            "input_request",
+            json!({"prompt": prompt, "password": password}),
+        );
+        loop {
+            if self.shared.input_interrupted.swap(false, Ordering::SeqCst) {
+                return Err(InputDenied::Interrupted);
+            }
+            match self.replies.recv_timeout(Duration::from_millis(50)) {
+                Ok(reply) => {
+                    return reply
+                        .content
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                        .ok_or(InputDenied::Eof)
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(InputDenied::Eof),
+            }
+        }
+    }
+}
+
 fn publish_output(ctx: &Context, parent: &Message, out: Output) {
     match out {
         Output::Stdout(t) | Output::Stderr(t) if t.is_empty() => {}

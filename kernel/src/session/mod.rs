@@ -11,6 +11,7 @@
 mod complete;
 mod errors;
 pub mod host;
+mod input;
 mod magic;
 mod output;
 mod rustlex;
@@ -19,7 +20,7 @@ mod workdir;
 pub use complete::is_complete;
 pub use host::child_hook;
 
-use crate::eval::{Completeness, Completions, Evaluator, InterruptHandle, MimeData, Outcome, Output};
+use crate::eval::{CellIo, Completeness, Completions, Evaluator, InterruptHandle, MimeData, Outcome, Output};
 use crossbeam_channel::{select, Receiver};
 use evcxr::{CommandContext, EvalContext, EvalContextOutputs, EvalOutputs};
 use serde_json::Value;
@@ -136,6 +137,7 @@ pub struct Session {
     shared: Arc<Shared>,
     timing: bool,
     device: &'static str,
+    answers: input::AnswerPipe,
 }
 
 impl Session {
@@ -145,7 +147,8 @@ impl Session {
         let t0 = std::time::Instant::now();
         let engine = workdir::engine_path(opts.engine_path.as_deref())?;
         let work = workdir::WorkDir::acquire(opts.cache_dir.as_deref(), &engine)?;
-        let (ctx, outputs) = start_context(&work, opts.frontend)?;
+        let answers = input::AnswerPipe::new().map_err(|e| format!("cannot create the input pipe: {e}"))?;
+        let (ctx, outputs) = start_context(&work, opts.frontend, &answers)?;
         trace("evcxr context", t0);
         let shared = Arc::new(Shared {
             running: AtomicBool::new(false),
@@ -161,6 +164,7 @@ impl Session {
             shared,
             timing: false,
             device: "cpu",
+            answers,
         };
         session.load_prelude(true)?;
         trace("session ready", t0);
@@ -219,16 +223,12 @@ impl Session {
 
     /// Runs code the user did not write (prelude, cleanup); its output is dropped.
     fn execute_hidden(&mut self, code: &str) -> Result<EvalOutputs, evcxr::Error> {
-        self.run_forwarded(code, &mut |_| {}).0
+        self.run_forwarded(code, &mut |_: Output| {}).0
     }
 
     /// Runs evcxr on `code`, forwarding outputs live; returns evcxr's result, what the
     /// markers said, and whether the cell process was killed after an interrupt.
-    fn run_forwarded(
-        &mut self,
-        code: &str,
-        sink: &mut dyn FnMut(Output),
-    ) -> (Result<EvalOutputs, evcxr::Error>, CellLog, bool) {
+    fn run_forwarded(&mut self, code: &str, io: &mut dyn CellIo) -> (Result<EvalOutputs, evcxr::Error>, CellLog, bool) {
         let mut log = CellLog::default();
         let mut killed = false;
         let shared = self.shared.clone();
@@ -238,20 +238,27 @@ impl Session {
         let ctx = self.ctx.as_mut().expect("the evcxr context is running");
         let stdout = &self.outputs.stdout;
         let stderr = &self.outputs.stderr;
+        let answers = &self.answers;
         let (done_tx, done_rx) = crossbeam_channel::bounded(1);
         let result = std::thread::scope(|s| {
             s.spawn(move || {
                 let r = ctx.execute(code);
                 let _ = done_tx.send(r);
             });
-            let mut emit = |o: Output| sink(o);
             let result = loop {
                 select! {
                     recv(stdout) -> line => if let Ok(line) = line {
-                        for o in output::stdout_line(&line, &mut log) { emit(o); }
+                        if let Some(request) = input::request(&line) {
+                            if !request.before.is_empty() {
+                                io.output(Output::Stdout(request.before));
+                            }
+                            answers.answer(&request.id, io.input(&request.prompt, request.password));
+                            continue;
+                        }
+                        for o in output::stdout_line(&line, &mut log) { io.output(o); }
                     },
                     recv(stderr) -> line => if let Ok(line) = line {
-                        emit(Output::Stderr(line + "\n"));
+                        io.output(Output::Stderr(line + "\n"));
                     },
                     recv(done_rx) -> r => break r,
                     default(Duration::from_millis(50)) => {
@@ -270,11 +277,11 @@ impl Session {
             };
             while let Ok(line) = stdout.try_recv() {
                 for o in output::stdout_line(&line, &mut log) {
-                    emit(o);
+                    io.output(o);
                 }
             }
             while let Ok(line) = stderr.recv_timeout(STDERR_GRACE) {
-                emit(Output::Stderr(line + "\n"));
+                io.output(Output::Stderr(line + "\n"));
             }
             result
         });
@@ -292,9 +299,9 @@ impl Session {
     }
 
     /// Runs Rust code (and evcxr commands such as `:dep`) through evcxr.
-    fn execute_rust(&mut self, code: &str, sink: &mut dyn FnMut(Output)) -> Outcome {
+    fn execute_rust(&mut self, code: &str, io: &mut dyn CellIo) -> Outcome {
         let start = Instant::now();
-        let (result, log, killed) = self.run_forwarded(code, sink);
+        let (result, log, killed) = self.run_forwarded(code, io);
         let interrupted = self.interrupted_during_cell();
         let outcome = match result {
             Ok(outputs) => {
@@ -311,7 +318,7 @@ impl Session {
                     }
                 } else {
                     if self.timing {
-                        sink(Output::Stdout(output::timing_line(start.elapsed(), &outputs)));
+                        io.output(Output::Stdout(output::timing_line(start.elapsed(), &outputs)));
                     }
                     if interrupted {
                         // The cell ended before it saw the flag: clear it for the next cell.
@@ -381,7 +388,7 @@ impl Session {
             let _ = ctx.process_handle().lock().map(|mut c| c.kill());
             drop(ctx);
         }
-        let (ctx, outputs) = start_context(&self.work, self.frontend)?;
+        let (ctx, outputs) = start_context(&self.work, self.frontend, &self.answers)?;
         *self.shared.process.lock().unwrap_or_else(|e| e.into_inner()) = Some(ctx.process_handle());
         self.ctx = Some(ctx);
         self.outputs = outputs;
@@ -398,18 +405,24 @@ fn trace(stage: &str, since: std::time::Instant) {
     }
 }
 
-fn start_context(work: &workdir::WorkDir, frontend: Frontend) -> Result<(CommandContext, EvalContextOutputs), String> {
+fn start_context(
+    work: &workdir::WorkDir,
+    frontend: Frontend,
+    answers: &input::AnswerPipe,
+) -> Result<(CommandContext, EvalContextOutputs), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the kernel executable: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.env("BORN_FRONTEND", frontend.as_str());
+    let (key, fd) = answers.env();
+    cmd.env(key, fd);
     let (eval, outputs) = work
-        .with_evcxr_env(|| EvalContext::with_subprocess_command(cmd))
+        .with_evcxr_env(|| EvalContext::with_subprocess_command_deferred(cmd))
         .map_err(|e| format!("evcxr could not start: {e}"))?;
     Ok((CommandContext::with_eval_context(eval), outputs))
 }
 
 impl Evaluator for Session {
-    fn execute(&mut self, code: &str, sink: &mut dyn FnMut(Output)) -> Outcome {
+    fn execute(&mut self, code: &str, io: &mut dyn CellIo) -> Outcome {
         let cell = match magic::split(code) {
             Ok(cell) => cell,
             Err(outcome) => return outcome,
@@ -437,10 +450,10 @@ impl Evaluator for Session {
                 if !s.ends_with('\n') {
                     s.push('\n');
                 }
-                sink(Output::Stdout(s));
+                io.output(Output::Stdout(s));
             }
         }
-        self.execute_rust(&cell.rust, sink)
+        self.execute_rust(&cell.rust, io)
     }
 
     fn complete(&mut self, code: &str, cursor: usize) -> Completions {
