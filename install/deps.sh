@@ -26,7 +26,7 @@ APT_PACKAGES=(
 # use the kernel.
 PY_PACKAGES=(numpy threadpoolctl
   jupyter_client jupyter-kernel-test nbclient nbformat papermill jupyter_console pexpect ipykernel
-  jupyterlab)
+  jupyterlab safetensors)
 
 # Python that creates the venv: the first python3 on PATH (Debian's, or pyenv's), or $PYTHON.
 PYTHON="${PYTHON:-python3}"

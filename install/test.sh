@@ -44,6 +44,13 @@ jupyter_tests() {
   "$VENV_PY" -m unittest discover -s tests/jupyter -p 'test_*.py' -v
 }
 
+# Born's files against other tools (tests/interop/): safetensors written by Born read by
+# Python's safetensors + NumPy (PyTorch's loader), and the other way round.
+interop_tests() {
+  cargo build --release -p born --example mnist_mlp
+  "$VENV_PY" -m unittest discover -s tests/interop -p 'test_*.py' -v
+}
+
 # ---- runner ----------------------------------------------------------------
 results=()   # "STATUS<TAB>NAME<TAB>DETAIL" lines for the summary
 failed=()
@@ -79,6 +86,7 @@ fi
 # clippy builds in its own check mode (metadata only, no codegen): the one extra build.
 step clippy       cargo clippy --workspace --all-targets -- -D warnings
 step tests        run_tests
+step interop      interop_tests
 step jupyter      jupyter_tests
 
 # ---- summary ---------------------------------------------------------------

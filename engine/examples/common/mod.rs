@@ -23,10 +23,15 @@ pub struct Options {
     pub json: bool,
     /// Directory of the real MNIST test digits (for `mnist-test-split`).
     pub digits_dir: PathBuf,
+    /// Parameters to start from (safetensors, PyTorch's names: `0.weight`, ...).
+    pub load: Option<PathBuf>,
+    /// Where to save the trained parameters (safetensors).
+    pub save: Option<PathBuf>,
 }
 
 const USAGE: &str = "options: --dataset fashion-mnist|mnist|mnist-test-split  --epochs N  --batch N  \
---lr X  --seed N  --digits-dir DIR  --json";
+--lr X  --seed N  --digits-dir DIR  --load FILE.safetensors  --save FILE.safetensors  --json
+(--epochs 0 with --load: only the test accuracy of the loaded parameters)";
 
 impl Options {
     /// Parses `std::env::args`, with the given default epoch count.
@@ -39,6 +44,8 @@ impl Options {
             seed: 0,
             json: false,
             digits_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"),
+            load: None,
+            save: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -51,6 +58,8 @@ impl Options {
                 "--seed" => o.seed = parse(&a, &value()),
                 "--digits-dir" => o.digits_dir = PathBuf::from(value()),
                 "--json" => o.json = true,
+                "--load" => o.load = Some(PathBuf::from(value())),
+                "--save" => o.save = Some(PathBuf::from(value())),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0)
@@ -130,6 +139,10 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
     let mut loader = DataLoader::new(&train_x, &data.train_labels, o.batch)
         .shuffle(true)
         .seed(o.seed);
+    if let Some(path) = &o.load {
+        nn::load(model, path).unwrap_or_else(|e| fail(&e.to_string()));
+        println!("loaded parameters from {}", path.display());
+    }
     let mut opt = optim::Adam::new(model.parameters(), o.lr);
     let params: usize = model.parameters().iter().map(|p| p.numel()).sum();
     println!(
@@ -188,6 +201,17 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
             if epoch == 1 { " (after step 1)" } else { "" }
         );
         epochs.push(e);
+    }
+    if o.epochs == 0 {
+        model.train(false);
+        println!(
+            "test acc {:.2}%",
+            100.0 * evaluate(model, &test_x, &data.test_labels, shape)
+        );
+    }
+    if let Some(path) = &o.save {
+        nn::save(model, path).unwrap_or_else(|e| fail(&e.to_string()));
+        println!("saved parameters to {}", path.display());
     }
     if o.json {
         let rows: Vec<String> = epochs
