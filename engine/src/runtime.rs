@@ -183,10 +183,21 @@ impl Runtime {
     /// Adds one realize's work to the counters.
     pub(crate) fn count_realize(&self, kernels: usize, bytes: usize, plan_reused: bool) {
         self.stats.realizes.fetch_add(1, Ordering::Relaxed);
+        REALIZES_HERE.with(|n| n.set(n.get() + 1));
         self.stats.plans_reused.fetch_add(plan_reused as u64, Ordering::Relaxed);
         self.stats.kernels.fetch_add(kernels as u64, Ordering::Relaxed);
         self.stats.bytes_allocated.fetch_add(bytes as u64, Ordering::Relaxed);
     }
+}
+
+thread_local! {
+    static REALIZES_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Realizes (that ran kernels) on the calling thread so far: what a test counts when
+/// other threads realize at the same time.
+pub fn realizes_on_this_thread() -> u64 {
+    REALIZES_HERE.with(|n| n.get())
 }
 
 /// The calling OS thread, the same number in every engine copy (a Rust `ThreadId` comes

@@ -397,6 +397,37 @@ fn batchnorm_train_and_eval_differ() {
 }
 
 #[test]
+fn batchnorm_statistics_update_in_the_optimizer_steps_schedule() {
+    manual_seed(3);
+    let lin = nn::Linear::new(4, 3);
+    let bn = nn::BatchNorm1d::new(3);
+    let x = Tensor::randn([8, 4], DType::F32);
+    let h = lin.forward(&x);
+    let batch_mean = h.detach().mean(0, false).to_vec_f64();
+    let before = born::runtime::realizes_on_this_thread();
+    let y = bn.forward(&h);
+    let loss = (&y * &y).sum_all();
+    let mut params = lin.parameters();
+    params.extend(bn.parameters());
+    let mut opt = SGD::new(params, 0.1);
+    opt.zero_grad();
+    loss.backward();
+    opt.step().unwrap();
+    assert_eq!(
+        born::runtime::realizes_on_this_thread(),
+        before + 1,
+        "forward, running statistics, backward and update realize as one schedule"
+    );
+    let want: Vec<f64> = batch_mean.iter().map(|m| 0.1 * m).collect();
+    close(&bn.running_mean().to_vec_f64(), &want, 1e-5);
+    // Two forwards before a step: both updates apply, in order.
+    let _ = bn.forward(&h.detach());
+    let _ = bn.forward(&h.detach());
+    let twice: Vec<f64> = want.iter().zip(&batch_mean).map(|(r, m)| 0.81 * r + 0.19 * m).collect();
+    close(&bn.running_mean().to_vec_f64(), &twice, 1e-5);
+}
+
+#[test]
 fn dropout_eval_is_identity_and_train_scales() {
     manual_seed(3);
     let mut d = nn::Dropout::new(0.5);
@@ -475,11 +506,11 @@ fn loss_read_after_step_is_the_loss_before_the_update() {
     let loss = &s * &s;
     opt.zero_grad();
     loss.backward();
-    let before = born::runtime().stats().realizes;
+    let before = born::runtime::realizes_on_this_thread();
     opt.step().unwrap();
     assert!(loss.is_realized(), "the step realizes the loss it was computed from");
     assert_eq!(
-        born::runtime().stats().realizes,
+        born::runtime::realizes_on_this_thread(),
         before + 1,
         "one schedule for loss, gradient and update"
     );

@@ -61,6 +61,39 @@ fn cut(t: NodeRef) -> NodeRef {
     }
 }
 
+/// Why `v` cannot be assigned to `t`, if it cannot.
+fn check_assignable(t: &Tensor, v: &Tensor) -> Result<()> {
+    if t.node().kind != OpKind::Leaf {
+        return Err(Error::arg(
+            "assign",
+            format!(
+                "needs a leaf tensor (data, or what requires_grad()/detach() returned); this one is the result of `{}`",
+                t.node().kind.name()
+            ),
+        ));
+    }
+    if t.shape() != v.shape() {
+        return Err(Error::shapes(
+            "assign",
+            t.shape(),
+            v.shape(),
+            "the new value must have the target's shape",
+        ));
+    }
+    if t.dtype() != v.dtype() {
+        return Err(Error::UnsupportedDType {
+            op: "assign",
+            dtype: v.dtype(),
+            reason: format!(
+                "the target is {}, the value {}; convert with to_dtype",
+                t.dtype(),
+                v.dtype()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Realizes every value (and every target's pending gradient, so it is computed from the
 /// old data) in one schedule, then makes each target leaf hold its value.
 ///
@@ -70,35 +103,29 @@ fn cut(t: NodeRef) -> NodeRef {
 /// passes made the pending gradients: those are realized here too, from the old data.
 pub fn assign_all(pairs: &[(&Tensor, &Tensor)]) -> Result<()> {
     for (t, v) in pairs {
-        if t.node().kind != OpKind::Leaf {
-            return Err(Error::arg(
-                "assign",
-                format!(
-                    "needs a leaf tensor (data, or what requires_grad()/detach() returned); this one is the result of `{}`",
-                    t.node().kind.name()
-                ),
-            ));
-        }
-        if t.shape() != v.shape() {
-            return Err(Error::shapes(
-                "assign",
-                t.shape(),
-                v.shape(),
-                "the new value must have the target's shape",
-            ));
-        }
-        if t.dtype() != v.dtype() {
-            return Err(Error::UnsupportedDType {
-                op: "assign",
-                dtype: v.dtype(),
-                reason: format!(
-                    "the target is {}, the value {}; convert with to_dtype",
-                    t.dtype(),
-                    v.dtype()
-                ),
-            });
+        check_assignable(t, v)?;
+    }
+    // Deferred updates (BatchNorm's running statistics) join this schedule.
+    let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    let mut pairs: Vec<(&Tensor, &Tensor)> = pairs.to_vec();
+    for (t, v) in &deferred {
+        if !pairs.iter().any(|(p, _)| std::sync::Arc::ptr_eq(p.node(), t.node())) {
+            pairs.push((t, v));
         }
     }
+    let r = assign_now(&pairs);
+    if r.is_err() {
+        // Nothing was assigned: keep the deferred updates for the next try.
+        DEFERRED.with(|d| {
+            let mut d = d.borrow_mut();
+            let later = std::mem::replace(&mut *d, deferred.clone());
+            d.extend(later);
+        });
+    }
+    r
+}
+
+fn assign_now(pairs: &[(&Tensor, &Tensor)]) -> Result<()> {
     let grads: Vec<(usize, Tensor)> = pairs
         .iter()
         .enumerate()
@@ -132,6 +159,49 @@ pub fn assign_all(pairs: &[(&Tensor, &Tensor)]) -> Result<()> {
         pairs[i].0.node().set_grad(Some(cut(g.node().clone())));
     }
     Ok(())
+}
+
+thread_local! {
+    /// Assignments waiting for the next [`assign_all`] (an optimizer step): (target, value).
+    static DEFERRED: std::cell::RefCell<Vec<(Tensor, Tensor)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Assigns `value` to the leaf `target` with the next [`assign_all`] (an optimizer step),
+/// so the update realizes in that step's schedule instead of on its own. BatchNorm updates
+/// its running statistics this way. A second deferred assignment to the same target first
+/// applies the earlier one; [`deferred_value`] is what the target will hold, and
+/// [`flush_deferred`] applies every waiting assignment now.
+pub fn assign_deferred(target: &Tensor, value: &Tensor) -> Result<()> {
+    check_assignable(target, value)?;
+    let waiting = DEFERRED.with(|d| {
+        d.borrow()
+            .iter()
+            .any(|(t, _)| std::sync::Arc::ptr_eq(t.node(), target.node()))
+    });
+    if waiting {
+        flush_deferred()?;
+    }
+    DEFERRED.with(|d| d.borrow_mut().push((target.clone(), value.clone())));
+    Ok(())
+}
+
+/// The value `target` will hold once its deferred assignment applies (itself if none waits).
+pub fn deferred_value(target: &Tensor) -> Tensor {
+    DEFERRED.with(|d| {
+        d.borrow()
+            .iter()
+            .find(|(t, _)| std::sync::Arc::ptr_eq(t.node(), target.node()))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| target.clone())
+    })
+}
+
+/// Applies every deferred assignment now (one schedule); call it before reading a target.
+pub fn flush_deferred() -> Result<()> {
+    if DEFERRED.with(|d| d.borrow().is_empty()) {
+        return Ok(());
+    }
+    assign_all(&[])
 }
 
 impl Tensor {

@@ -2,7 +2,7 @@
 //! LayerNorm, BatchNorm1d/2d and Embedding.
 
 use super::{init, prefixed, Module};
-use crate::autograd::no_grad;
+use crate::autograd::{self, no_grad};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::shape::Pair;
@@ -579,12 +579,17 @@ impl BatchNorm {
                     .try_mul(
                         &Tensor::scalar(n as f64 / (n.max(2) - 1) as f64).try_to_dtype(self.running_var.dtype())?,
                     )?;
-                let nm = (&self.running_mean * (1.0 - m)).try_add(&(bm * m))?;
-                let nv = (&self.running_var * (1.0 - m)).try_add(&(bv * m))?;
-                crate::autograd::assign_all(&[(&self.running_mean, &nm), (&self.running_var, &nv)])
+                // Lazy: the update joins the next optimizer step's schedule.
+                let old_mean = autograd::deferred_value(&self.running_mean);
+                let old_var = autograd::deferred_value(&self.running_var);
+                let nm = (&old_mean * (1.0 - m)).try_add(&(bm * m))?;
+                let nv = (&old_var * (1.0 - m)).try_add(&(bv * m))?;
+                autograd::assign_deferred(&self.running_mean, &nm)?;
+                autograd::assign_deferred(&self.running_var, &nv)
             })?;
             (mean, var)
         } else {
+            autograd::flush_deferred()?;
             (
                 per_channel(&self.running_mean.try_to_dtype(dt)?)?,
                 per_channel(&self.running_var.try_to_dtype(dt)?)?,
@@ -607,6 +612,9 @@ impl BatchNorm {
     }
 
     fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        // Saving or loading reads or replaces the buffers: apply waiting updates first (an
+        // error here, an interrupt, leaves them waiting for the next step).
+        let _ = autograd::flush_deferred();
         vec![
             ("running_mean".to_string(), self.running_mean.clone()),
             ("running_var".to_string(), self.running_var.clone()),
@@ -627,12 +635,15 @@ macro_rules! batchnorm {
             pub fn with_options(num_features: usize, eps: f64, momentum: f64) -> $name {
                 $name(BatchNorm::new(stringify!($name), num_features, eps, momentum))
             }
-            /// The running mean (a buffer, `[C]`).
+            /// The running mean (a buffer, `[C]`), with the last training batch's update
+            /// applied (it otherwise waits for the optimizer step).
             pub fn running_mean(&self) -> &Tensor {
+                let _ = crate::autograd::flush_deferred();
                 &self.0.running_mean
             }
-            /// The running (unbiased) variance (a buffer, `[C]`).
+            /// The running (unbiased) variance (a buffer, `[C]`), updated as `running_mean`.
             pub fn running_var(&self) -> &Tensor {
+                let _ = crate::autograd::flush_deferred();
                 &self.0.running_var
             }
         }
