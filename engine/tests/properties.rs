@@ -1427,3 +1427,31 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Regression for the broadcast-last-dim fast path of `gather_range` (pooling
+    /// gradients): any range of a view whose last dim has stride 0, aligned or not.
+    #[test]
+    fn gathering_a_view_with_a_broadcast_last_dim_matches_naive(
+        a in 1usize..5, b in 1usize..7, k in 1usize..5, transposed in any::<bool>(),
+        from in 0usize..1000, take in 0usize..1000,
+    ) {
+        use born::backend::cpu::gather_range;
+        use born::ops::View;
+        let data: Vec<f32> = (0..a * b).map(|i| i as f32).collect();
+        let strides = if transposed { vec![1, a as isize, 0] } else { vec![b as isize, 1, 0] };
+        let view = View { shape: vec![a, b, k], strides: strides.clone(), offset: 0 };
+        let n = a * b * k;
+        let start = from % (n + 1);
+        let len = take % (n - start + 1);
+        let mut got = Vec::new();
+        gather_range(&data, &view, start, len, |x| x, &mut got);
+        let want: Vec<f32> = (start..start + len)
+            .map(|i| {
+                let (i0, i1) = (i / (b * k), (i / k) % b);
+                data[(i0 as isize * strides[0] + i1 as isize * strides[1]) as usize]
+            })
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+}

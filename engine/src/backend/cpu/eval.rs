@@ -48,6 +48,46 @@ pub fn gather_range<T: Copy, U: Copy>(
     conv: impl Fn(T) -> U,
     out: &mut Vec<U>,
 ) {
+    // A broadcast last dim (a pooling gradient spread over its window): gather one value
+    // per group of `k`, then repeat each in place. Far cheaper than a walk element by element.
+    let nd = view.shape.len();
+    if nd >= 2 && view.strides[nd - 1] == 0 {
+        let k = view.shape[nd - 1];
+        if k > 1 && start.is_multiple_of(k) && len.is_multiple_of(k) && len > 0 {
+            let groups = View {
+                shape: view.shape[..nd - 1].to_vec(),
+                strides: view.strides[..nd - 1].to_vec(),
+                offset: view.offset,
+            };
+            let mut values = Vec::with_capacity(len / k);
+            gather_rows(data, &groups, start / k, len / k, &conv, &mut values);
+            let base = out.len();
+            out.resize(base + len, values[0]);
+            let tail = &mut out[base..];
+            if k == 2 {
+                for (pair, &v) in tail.chunks_exact_mut(2).zip(&values) {
+                    pair[0] = v;
+                    pair[1] = v;
+                }
+            } else {
+                for (group, &v) in tail.chunks_exact_mut(k).zip(&values) {
+                    group.fill(v);
+                }
+            }
+            return;
+        }
+    }
+    gather_rows(data, view, start, len, &conv, out)
+}
+
+fn gather_rows<T: Copy, U: Copy>(
+    data: &[T],
+    view: &View,
+    start: usize,
+    len: usize,
+    conv: &impl Fn(T) -> U,
+    out: &mut Vec<U>,
+) {
     let nd = view.shape.len();
     if len == 0 {
         return;
@@ -167,7 +207,12 @@ fn gather_padded<T: Copy, U: Copy>(
                 let i0 = c0.max(lo).min(c1);
                 let i1 = c1.min(lo + n).max(i0);
                 out.extend(std::iter::repeat_n(fill, i0 - c0));
-                out.extend((i0..i1).map(|c| conv(data[(b + (c - lo) as isize * step) as usize])));
+                if step == 1 && i1 > i0 {
+                    let p = (b + (i0 - lo) as isize) as usize;
+                    out.extend(data[p..p + (i1 - i0)].iter().map(|&x| conv(x)));
+                } else {
+                    out.extend((i0..i1).map(|c| conv(data[(b + (c - lo) as isize * step) as usize])));
+                }
                 out.extend(std::iter::repeat_n(fill, c1 - i1));
             }
         }
