@@ -51,6 +51,13 @@ interop_tests() {
   "$VENV_PY" -m unittest discover -s tests/interop -p 'test_*.py' -v
 }
 
+# born-repl in a pseudo-terminal (tests/repl/, pexpect): multi-line input, tensors, errors,
+# Ctrl-C, history, figures as Unicode blocks, --eval and scripts.
+repl_tests() {
+  cargo build --release -p born-kernel
+  "$VENV_PY" -m unittest discover -s tests/repl -p 'test_*.py' -v
+}
+
 # ---- runner ----------------------------------------------------------------
 results=()   # "STATUS<TAB>NAME<TAB>DETAIL" lines for the summary
 failed=()
@@ -88,6 +95,7 @@ step clippy       cargo clippy --workspace --all-targets -- -D warnings
 step tests        run_tests
 step interop      interop_tests
 step jupyter      jupyter_tests
+step repl         repl_tests
 
 # ---- summary ---------------------------------------------------------------
 say "summary ($((SECONDS - t0))s in all)"

@@ -3,4 +3,5 @@
 
 pub mod eval;
 pub mod jupyter;
+pub mod repl;
 pub mod session;
