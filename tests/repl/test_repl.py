@@ -109,6 +109,26 @@ class ReplTests(unittest.TestCase):
         self.assertIn("saved", self.repl.run(f":save {target}"))
         self.assertIn("<svg", target.read_text())
 
+    def test_7_a_live_display_is_redrawn_in_place(self):
+        self.repl.p.sendline("let mut d = LiveDisplay::new(&Tensor::scalar(1.0)); "
+                             "for i in 2..=3 { d.update(&Tensor::scalar(i as f64)); }")
+        self.repl.p.expect(PROMPT, timeout=180)
+        raw = self.repl.p.before
+        # Each update moves up over the previous drawing and clears it: ESC[1F ESC[J.
+        self.assertEqual(raw.count("\x1b[1F\x1b[J"), 2, repr(raw[-400:]))
+        self.assertIn("tensor(3", raw)
+
+    def test_8_tab_completes_tensor_methods_and_variables(self):
+        self.repl.run("let completion_target = Tensor::ones([2], DType::F32);")
+        p = self.repl.p
+        p.send("completion_tar\t")
+        p.expect_exact("completion_target", timeout=30)
+        p.send(".sum_a\t")
+        p.expect_exact("sum_all", timeout=30)
+        p.send("()\r")
+        p.expect(PROMPT, timeout=180)
+        self.assertIn("tensor(2", plain(p.before))
+
     def test_6_history_is_recalled_after_a_restart(self):
         self.repl.run("let recalled = 40 + 2; recalled")
         other = Repl(self.history)
