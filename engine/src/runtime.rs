@@ -78,6 +78,7 @@ impl Runtime {
 
     /// A runtime with exactly `threads` workers.
     pub fn with_threads(threads: usize) -> Runtime {
+        keep_freed_memory();
         let pool = build_pool(threads);
         // Idle buffers kept for reuse: 1 GiB unless BORN_POOL_BYTES says otherwise.
         let limit = std::env::var("BORN_POOL_BYTES")
@@ -190,6 +191,18 @@ impl Runtime {
     }
 }
 
+/// Stops glibc from handing freed memory back to the kernel after every step: kernels
+/// free and allocate chunk buffers all the time, and with the default thresholds the heap
+/// top is trimmed and the next allocation page-faults it back in (`clear_page` in profiles).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; valid parameters, any time.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+    }
+}
+
 thread_local! {
     static REALIZES_HERE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
@@ -207,9 +220,11 @@ fn thread_key() -> usize {
     unsafe { libc::pthread_self() as usize }
 }
 
+/// Workers besides the calling thread, which takes part in every parallel call (a pool of
+/// `threads` workers would leave the caller asleep and cost two thread switches a kernel).
 fn build_pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.max(1))
+        .num_threads(threads.saturating_sub(1).max(1))
         .thread_name(|i| format!("born-cpu-{i}"))
         .build()
         .expect("the CPU thread pool could not start")
@@ -221,11 +236,32 @@ unsafe extern "C" fn creator_parallel(rt: *const Runtime, n: usize, ctx: *const 
     // SAFETY: `rt` is the live runtime whose `parallel` field led here.
     let rt = unsafe { &*rt };
     let ctx = ctx as usize;
-    // SAFETY: `task` and `ctx` come from `Runtime::run`, which outlives this call.
-    rt.pool.install(|| {
-        (0..n)
-            .into_par_iter()
-            .for_each(|i| unsafe { task(ctx as *const c_void, i) })
+    // SAFETY (every `task` call): `task` and `ctx` come from `Runtime::run`, which
+    // outlives this call.
+    let run = |i: usize| unsafe { task(ctx as *const c_void, i) };
+    if n <= 1 || rt.threads <= 1 {
+        (0..n).for_each(run);
+        return;
+    }
+    if rayon::current_thread_index().is_some() {
+        // Already on a worker (a nested call): rayon's own splitting.
+        rt.pool.install(|| (0..n).into_par_iter().for_each(run));
+        return;
+    }
+    // The caller and the workers take task numbers from one counter until none are left.
+    let next = AtomicUsize::new(0);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        run(i);
+    };
+    rt.pool.in_place_scope(|s| {
+        for _ in 0..(rt.threads - 1).min(n - 1) {
+            s.spawn(|_| work());
+        }
+        work();
     });
 }
 
