@@ -199,15 +199,8 @@ extern "C" fn on_sigint(_: libc::c_int) {
 }
 
 fn watch_sigint(handle: Arc<Mutex<Option<InterruptHandle>>>) {
-    // SAFETY: the handler only stores an atomic flag (async-signal-safe); SA_RESTART keeps
-    // blocking reads going.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigint as *const () as usize;
-        action.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
-    }
+    // The handler only stores an atomic flag.
+    crate::session::host::on_sigint_call(on_sigint);
     std::thread::spawn(move || loop {
         std::thread::sleep(std::time::Duration::from_millis(20));
         if SIGINT_SEEN.swap(false, Ordering::SeqCst) {

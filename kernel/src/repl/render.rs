@@ -105,7 +105,7 @@ impl Terminal {
     }
 
     fn display(&mut self, data: &MimeData, id: Option<String>, update: bool) {
-        let text = self.render(data);
+        let text = self.render(data, id.as_deref());
         if let Some(id) = id {
             // Redraw in place when this display was the last thing drawn.
             if update {
@@ -127,7 +127,7 @@ impl Terminal {
     }
 
     /// The text for a bundle: an image inline (or as blocks plus a saved file), else text/plain.
-    fn render(&mut self, data: &MimeData) -> String {
+    fn render(&mut self, data: &MimeData, id: Option<&str>) -> String {
         let png = data.get("image/png").and_then(Value::as_str).map(str::to_string);
         let svg = data.get("image/svg+xml").and_then(Value::as_str).map(str::to_string);
         let plain = data.get("text/plain").and_then(Value::as_str).unwrap_or("").to_string();
@@ -147,7 +147,7 @@ impl Terminal {
                         text.push_str(&blocks);
                     }
                 }
-                match self.save_next(&png, &svg) {
+                match self.save(&png, &svg, id) {
                     Ok(path) => text.push_str(&format!("{plain}  [saved {}]\n", path.display())),
                     Err(e) => text.push_str(&format!("{plain}  [not saved: {e}]\n")),
                 }
@@ -156,12 +156,21 @@ impl Terminal {
         text
     }
 
-    fn save_next(&mut self, png: &Option<String>, svg: &Option<String>) -> Result<PathBuf, String> {
-        self.saved += 1;
+    /// Saves a figure: a new file each time, except that a live display (`id`) keeps
+    /// rewriting its own file, so a training curve updated 1000 times leaves one.
+    fn save(&mut self, png: &Option<String>, svg: &Option<String>, id: Option<&str>) -> Result<PathBuf, String> {
         std::fs::create_dir_all(&self.figures).map_err(|e| format!("{}: {e}", self.figures.display()))?;
-        let stem = self
-            .figures
-            .join(format!("figure-{}-{}", std::process::id(), self.saved));
+        let name = match id {
+            Some(id) => {
+                let safe: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+                format!("live-{}-{safe}", std::process::id())
+            }
+            None => {
+                self.saved += 1;
+                format!("figure-{}-{}", std::process::id(), self.saved)
+            }
+        };
+        let stem = self.figures.join(name);
         match (png, svg) {
             (Some(b64), _) => {
                 let path = stem.with_extension("png");
@@ -347,6 +356,57 @@ mod tests {
         assert_eq!(text.matches('\u{2580}').count(), 2);
         assert!(text.contains("\x1b[38;2;255;0;0m\x1b[48;2;0;0;255m"), "{text:?}");
         assert!(text.contains("\x1b[38;2;255;255;255m\x1b[48;2;0;0;0m"), "{text:?}");
+    }
+
+    /// A writer the test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_live_figure_is_redrawn_in_place_and_keeps_one_file() {
+        let dir = std::env::temp_dir().join(format!("born-render-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Shared::default();
+        let mut term = Terminal::new(Box::new(out.clone()), ImageProtocol::Blocks, 4, dir.clone());
+        let mut png = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut png, 1, 2);
+            enc.set_color(png::ColorType::Rgb);
+            enc.set_depth(png::BitDepth::Eight);
+            enc.write_header()
+                .unwrap()
+                .write_image_data(&[0, 0, 0, 255, 255, 255])
+                .unwrap();
+        }
+        let mut data = MimeData::new();
+        data.insert("text/plain".into(), Value::from("<figure>"));
+        data.insert(
+            "image/png".into(),
+            Value::from(base64::engine::general_purpose::STANDARD.encode(&png)),
+        );
+        for update in [false, true, true] {
+            term.output(Output::Display {
+                data: data.clone(),
+                metadata: MimeData::new(),
+                display_id: Some("curve-1".into()),
+                update,
+            });
+        }
+        let text = String::from_utf8(out.0.borrow().clone()).unwrap();
+        // One block row and the "[saved ...]" line: each update goes up two lines and clears.
+        assert_eq!(text.matches("\x1b[2F\x1b[J").count(), 2, "{text:?}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

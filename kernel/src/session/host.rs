@@ -26,11 +26,18 @@ pub fn child_hook() {
     std::env::remove_var("RUST_BACKTRACE");
     let rt: &'static born::Runtime = born::runtime();
     RUNTIME.store(rt as *const born::Runtime as *mut born::Runtime, Ordering::SeqCst);
-    // SAFETY: the handler only loads a pointer and stores one atomic flag
-    // (async-signal-safe); SA_RESTART keeps evcxr's pipe reads going.
+    // The handler only loads a pointer and stores one atomic flag.
+    on_sigint_call(on_sigint);
+}
+
+/// Installs `handler` for SIGINT with SA_RESTART (so blocking reads, such as evcxr's pipe
+/// reads, go on). `handler` must be async-signal-safe: atomic stores and loads only.
+pub fn on_sigint_call(handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: sigaction(2) with a zeroed, filled-in struct; the handler's safety is the
+    // caller's contract above.
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_sigint as *const () as usize;
+        action.sa_sigaction = handler as *const () as usize;
         action.sa_flags = libc::SA_RESTART;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
