@@ -98,6 +98,12 @@ class ReplTests(unittest.TestCase):
         self.assertIn("Interrupted", plain(p.before))
         print(f"\n  Ctrl-C to prompt: {time.monotonic() - t0:.2f} s", file=sys.stderr)
         self.assertIn("42", self.repl.run("kept * 6"))
+        # Regression: the terminal's SIGINT also reached the cell process, and arriving after
+        # the cell had stopped it interrupted the next engine call.
+        time.sleep(1)
+        out = self.repl.run("(&Tensor::ones([2], DType::F32) + 1.0).sum_all()")
+        self.assertNotIn("interrupted", out)
+        self.assertIn("tensor(4", out)
 
     def test_5_figure_as_unicode_blocks_without_an_image_protocol(self):
         out = self.repl.run('Figure::new().title("squares").line(&[0.0, 1.0, 2.0, 3.0], &[0.0, 1.0, 4.0, 9.0], "y")')

@@ -412,6 +412,10 @@ fn start_context(
 ) -> Result<(CommandContext, EvalContextOutputs), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the kernel executable: {e}"))?;
     let mut cmd = std::process::Command::new(exe);
+    // Its own process group: Ctrl-C in a terminal (born-repl) must reach the cell process
+    // once, through the session's interrupt, not also straight from the terminal, where a
+    // second SIGINT arriving after the cell stopped would interrupt the next cell.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.env("BORN_FRONTEND", frontend.as_str());
     let (key, fd) = answers.env();
     cmd.env(key, fd);
