@@ -43,8 +43,35 @@ fn a_value_used_twice_is_computed_once() {
     let y = x.exp();
     let z = &y * &y; // same consumer twice: still one fused kernel
     assert_eq!(z.schedule().kernel_count(), 1);
-    let w = &(&y + 1.0) * &(&y - 1.0); // two consumers: y gets its own buffer
+    // Two consumers of an expression worth a buffer: it is computed once into one.
+    let costly = x.exp().sin().cos().tanh().sqrt();
+    let w = &(&costly + 1.0) * &(&costly - 1.0);
     assert_eq!(w.schedule().kernel_count(), 2, "{}", w.schedule());
+}
+
+/// A bias add and a ReLU read by two kernels (the pooling forward and its gradient) used to
+/// be written to a buffer and read back by both: a full pass over memory for two
+/// instructions. Cheap expressions are now recomputed by each reader.
+#[test]
+fn a_cheap_value_read_by_two_kernels_is_recomputed() {
+    let x = Tensor::rand([8, 100], DType::F32);
+    let b = Tensor::rand([1, 100], DType::F32);
+    let y = (&x + &b).relu();
+    let (rows, total) = (y.sum(1, false), &y * 2.0);
+    let sched = born::schedule::build(&[rows.node().clone(), total.node().clone()]).unwrap();
+    assert_eq!(sched.kernel_count(), 2, "{sched}");
+    let (xv, bv) = (x.to_vec::<f32>(), b.to_vec::<f32>());
+    let expect: Vec<f32> = (0..800).map(|i| (xv[i] + bv[i % 100]).max(0.0)).collect();
+    assert_eq!(
+        total.to_vec::<f32>(),
+        expect.iter().map(|v| v * 2.0).collect::<Vec<_>>()
+    );
+    let sums: Vec<f32> = expect.chunks(100).map(|r| r.iter().sum()).collect();
+    vec_close(
+        &rows.to_vec::<f32>().iter().map(|&v| v as f64).collect::<Vec<_>>(),
+        &sums.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+        1e-4,
+    );
 }
 
 #[test]

@@ -313,6 +313,11 @@ fn view_grad(v: &ViewOp, g: &Tensor, in_shape: &[usize]) -> Result<Tensor> {
             let w = in_shape[r - 1] as isize;
             let (s0, s1, d0, d1) = (strides[r - 2] / w, strides[r - 1], strides[r] / w, strides[r + 1]);
             let mut total: Option<Tensor> = None;
+            let mut swap01: Vec<usize> = (0..r).collect();
+            if r >= 4 {
+                swap01.swap(0, 1);
+            }
+            let swapped: Vec<usize> = swap01.iter().map(|&d| in_shape[d]).collect();
             for i in 0..kh {
                 for j in 0..kw {
                     let piece = g
@@ -322,14 +327,18 @@ fn view_grad(v: &ViewOp, g: &Tensor, in_shape: &[usize]) -> Result<Tensor> {
                     let mut spec: Vec<(usize, isize, usize)> = in_shape[..r - 2].iter().map(|&n| (0, 1, n)).collect();
                     spec.push((i * d0 as usize, s0, oh));
                     spec.push((j * d1 as usize, s1, ow));
-                    let part = view_grad(&ViewOp::Slice(spec), &piece, in_shape)?;
+                    // Summed channel-major ([C, N, H, W]) and permuted back: a convolution's
+                    // column gradient is laid out channel-major (`conv2d` folds the batch into
+                    // the columns), so each window's slice is then read front to back instead
+                    // of in pieces one plane long, scattered over the whole buffer.
+                    let part = view_grad(&ViewOp::Slice(spec), &piece.try_permute(swap01.clone())?, &swapped)?;
                     total = Some(match total {
                         Some(t) => t.try_add(&part)?,
                         None => part,
                     });
                 }
             }
-            Ok(total.expect("a window has at least one element"))
+            total.expect("a window has at least one element").try_permute(swap01)
         }
         ViewOp::AsStrided { shape, strides, offset } => {
             let n: usize = in_shape.iter().product();

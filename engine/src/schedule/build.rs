@@ -94,6 +94,38 @@ fn expensive(e: &Expr) -> bool {
     ops.len() > 3 || loads.len() > 3
 }
 
+/// A couple of ops over at most two buffers (a bias add, a ReLU): when several kernels
+/// read it, each recomputes it from its inputs instead of writing it to a buffer and
+/// reading that back (a full pass over memory for a few instructions).
+fn cheap(e: &Expr) -> bool {
+    /// Buffers read other than as one broadcast value (a constant costs no memory traffic).
+    fn streamed(e: &Expr, out: &mut Vec<Slot>) {
+        match e {
+            Expr::Load { slot, view, .. } | Expr::PadLoad { slot, view, .. } => {
+                if !view.is_broadcast_scalar() {
+                    out.push(*slot)
+                }
+            }
+            Expr::Unary(_, x) | Expr::Cast(x, _) => streamed(x, out),
+            Expr::Binary(_, x, y, _) => {
+                streamed(x, out);
+                streamed(y, out);
+            }
+            Expr::Where(c, x, y) => {
+                streamed(c, out);
+                streamed(x, out);
+                streamed(y, out);
+            }
+        }
+    }
+    let (mut ops, mut loads) = (Vec::new(), Vec::new());
+    e.op_names(&mut ops);
+    streamed(e, &mut loads);
+    loads.sort_unstable();
+    loads.dedup();
+    ops.len() <= 4 && loads.len() <= 2 && !ops.iter().any(|o| o == "pad")
+}
+
 struct Builder {
     kernels: Vec<Kernel>,
     /// `None` for kernel outputs (planned later), `Some` for existing buffers.
@@ -163,9 +195,9 @@ impl Builder {
                         }
                     }
                 };
-                let is_load = matches!(e, Expr::Load { .. });
+                let keep_fused = matches!(e, Expr::Load { .. }) || (!is_target && cheap(&e));
                 self.repr.insert(n.id(), e);
-                if !is_load && (is_target || shared) {
+                if !keep_fused && (is_target || shared) {
                     self.materialize(n);
                 }
                 return;
@@ -263,8 +295,9 @@ impl Builder {
                 return;
             }
         };
+        let recompute = shared && !is_target && cheap(&expr);
         self.repr.insert(n.id(), expr);
-        if is_target || shared {
+        if is_target || (shared && !recompute) {
             self.materialize(n);
         }
     }

@@ -96,49 +96,75 @@ fn gather_rows<T: Copy, U: Copy>(
         out.extend(std::iter::repeat_n(conv(data[view.offset as usize]), len));
         return;
     }
-    let mut idx = unravel(start, &view.shape);
-    let mut pos = view.offset
-        + idx
-            .iter()
-            .zip(&view.strides)
-            .map(|(&i, &s)| i as isize * s)
-            .sum::<isize>();
-    let inner = view.shape[nd - 1];
-    let step = view.strides[nd - 1];
-    let mut left = len;
+    // One bounds check for the whole view, then unchecked reads along it.
+    let (lo, hi) = view.span().expect("a non-empty range has elements");
+    assert!(
+        lo >= 0 && hi as usize <= data.len(),
+        "view {view:?} outside a buffer of {}",
+        data.len()
+    );
     out.reserve(len);
-    while left > 0 {
-        // Short rows (pooling tiles, broadcast pairs): whole rows of the last two dims in
-        // one tight loop, so the per-row bookkeeping below is paid once per block.
-        if inner < 8 && nd >= 2 && idx[nd - 1] == 0 && left >= inner {
-            let rows = (view.shape[nd - 2] - idx[nd - 2]).min(left / inner);
-            let s2 = view.strides[nd - 2];
-            for r in 0..rows as isize {
-                let p = pos + r * s2;
-                for j in 0..inner as isize {
-                    out.push(conv(data[(p + j * step) as usize]));
+    let filled = out.len();
+    let mut idx = unravel(start, &view.shape);
+    let (inner, step) = (view.shape[nd - 1], view.strides[nd - 1]);
+    let (rows_dim, row_stride) = if nd >= 2 {
+        (view.shape[nd - 2], view.strides[nd - 2])
+    } else {
+        (1, 0)
+    };
+    // SAFETY: every position read is inside the span checked above; writes go to the
+    // `len` slots reserved past `filled`, and the length is set once they are written.
+    unsafe {
+        let src = data.as_ptr();
+        let dst = out.as_mut_ptr().add(filled);
+        let mut o = 0;
+        while o < len {
+            let pos = view.offset
+                + idx
+                    .iter()
+                    .zip(&view.strides)
+                    .map(|(&i, &s)| i as isize * s)
+                    .sum::<isize>();
+            let block = nd >= 2 && inner < 16 && idx[nd - 1] == 0 && len - o >= inner;
+            // Short rows (pooling tiles): whole rows of the last two dims in one loop.
+            let (run, rows) = if block {
+                (inner, (rows_dim - idx[nd - 2]).min((len - o) / inner))
+            } else {
+                ((inner - idx[nd - 1]).min(len - o), 1)
+            };
+            for r in 0..rows {
+                let p = src.offset(pos + r as isize * row_stride);
+                let d = dst.add(o + r * run);
+                match step {
+                    1 => (0..run).for_each(|j| *d.add(j) = conv(*p.add(j))),
+                    0 => {
+                        let v = conv(*p);
+                        (0..run).for_each(|j| *d.add(j) = v)
+                    }
+                    _ => (0..run).for_each(|j| *d.add(j) = conv(*p.offset(j as isize * step))),
                 }
             }
-            left -= rows * inner;
-            // To the last row written, then one step on.
-            pos += (rows - 1) as isize * s2;
-            idx[nd - 2] += rows - 1;
-            advance(view, &mut idx, &mut pos, nd - 2);
-            continue;
+            o += run * rows;
+            if block {
+                idx[nd - 2] += rows - 1;
+                carry(&view.shape, &mut idx, nd - 2);
+            } else {
+                idx[nd - 1] += run - 1;
+                carry(&view.shape, &mut idx, nd - 1);
+            }
         }
-        let run = left.min(inner - idx[nd - 1]);
-        if step == 1 {
-            let p = pos as usize;
-            out.extend(data[p..p + run].iter().map(|&x| conv(x)));
-        } else if step == 0 {
-            out.extend(std::iter::repeat_n(conv(data[pos as usize]), run));
-        } else {
-            out.extend((0..run).map(|i| conv(data[(pos + i as isize * step) as usize])));
+        out.set_len(filled + len);
+    }
+}
+
+/// Moves the row-major multi-index `idx` one step along dim `d`, carrying into outer dims.
+fn carry(shape: &[usize], idx: &mut [usize], d: usize) {
+    for d in (0..=d).rev() {
+        idx[d] += 1;
+        if idx[d] < shape[d] {
+            return;
         }
-        left -= run;
-        pos += (run - 1) as isize * step;
-        idx[nd - 1] += run - 1;
-        advance(view, &mut idx, &mut pos, nd - 1);
+        idx[d] = 0;
     }
 }
 
@@ -178,56 +204,122 @@ fn gather_padded<T: Copy, U: Copy>(
     conv: impl Fn(T) -> U,
     out: &mut Vec<U>,
 ) {
-    let nd = view.shape.len();
-    if nd == 0 || len == 0 {
+    if view.shape.is_empty() || len == 0 {
         return gather_range(data, view, start, len, conv, out);
     }
+    out.reserve(len);
+    let filled = out.len();
+    // SAFETY: `padded_rows` checked the view against `data` and hands out interior
+    // positions; writes go to the `len` reserved slots past `filled`, all written
+    // (interior, or fill before and after it) before `set_len`.
+    unsafe {
+        let dst = out.as_mut_ptr().add(filled);
+        padded_rows(data, view, pads, start, len, |o, run, inner| {
+            let d = dst.add(o);
+            match inner {
+                None => (0..run).for_each(|j| *d.add(j) = fill),
+                Some((skip, p, n, step)) => {
+                    (0..skip).for_each(|j| *d.add(j) = fill);
+                    let di = d.add(skip);
+                    if step == 1 {
+                        (0..n).for_each(|j| *di.add(j) = conv(*p.add(j)));
+                    } else {
+                        (0..n).for_each(|j| *di.add(j) = conv(*p.offset(j as isize * step)));
+                    }
+                    (skip + n..run).for_each(|j| *d.add(j) = fill);
+                }
+            }
+        });
+        out.set_len(filled + len);
+    }
+}
+
+/// `acc[i] += padded[start + i]` with zero padding: col2im's sum of shifted windows adds
+/// each window's interior into one chunk, never writing (or adding) the zeros around it.
+fn add_padded<T: Copy, U: Copy + std::ops::AddAssign>(
+    data: &[T],
+    view: &View,
+    pads: &[(usize, usize)],
+    start: usize,
+    conv: impl Fn(T) -> U,
+    acc: &mut [U],
+) {
+    let len = acc.len();
+    if view.shape.is_empty() || len == 0 {
+        let mut vals = Vec::with_capacity(len);
+        gather_range(data, view, start, len, conv, &mut vals);
+        acc.iter_mut().zip(vals).for_each(|(a, v)| *a += v);
+        return;
+    }
+    let dst = acc.as_mut_ptr();
+    // SAFETY: interior positions from `padded_rows`; writes inside `acc`.
+    unsafe {
+        padded_rows(data, view, pads, start, len, |o, _run, inner| {
+            if let Some((skip, p, n, step)) = inner {
+                let di = dst.add(o + skip);
+                if step == 1 {
+                    (0..n).for_each(|j| *di.add(j) += conv(*p.add(j)));
+                } else {
+                    (0..n).for_each(|j| *di.add(j) += conv(*p.offset(j as isize * step)));
+                }
+            }
+        });
+    }
+}
+
+/// Walks positions `[start, start + len)` of `view` padded by `pads`, one run along the
+/// last dim at a time: `f(out_pos, run, interior)`, where the interior (if the run has
+/// one) is `(fill before it, pointer to its first element, length, element step)`.
+///
+/// # Safety
+/// `f` may read the interior's `length` elements from the pointer at the step; the view
+/// is checked against `data` here.
+unsafe fn padded_rows<T>(
+    data: &[T],
+    view: &View,
+    pads: &[(usize, usize)],
+    start: usize,
+    len: usize,
+    mut f: impl FnMut(usize, usize, Option<(usize, *const T, usize, isize)>),
+) {
+    if let Some((lo, hi)) = view.span() {
+        assert!(
+            lo >= 0 && hi as usize <= data.len(),
+            "view {view:?} outside a buffer of {}",
+            data.len()
+        );
+    }
+    let nd = view.shape.len();
     let padded: Vec<usize> = view.shape.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).collect();
     let mut idx = unravel(start, &padded);
-    out.reserve(len);
     let last = nd - 1;
     let (lo, n, step) = (pads[last].0, view.shape[last], view.strides[last]);
-    let mut left = len;
-    while left > 0 {
-        let run = left.min(padded[last] - idx[last]);
+    let src = data.as_ptr();
+    let mut o = 0;
+    while o < len {
+        let run = (len - o).min(padded[last] - idx[last]);
         let (c0, c1) = (idx[last], idx[last] + run);
         // The row's base in the buffer, if the row is inside the interior in every outer dim.
-        let mut base = Some(view.offset);
-        for d in 0..last {
-            let (a, m) = (pads[d].0, view.shape[d]);
-            match (idx[d] >= a && idx[d] < a + m, base) {
-                (true, Some(b)) => base = Some(b + (idx[d] - a) as isize * view.strides[d]),
-                _ => base = None,
-            }
+        let mut base = view.offset;
+        let mut inside = true;
+        for dim in 0..last {
+            let (a, m) = (pads[dim].0, view.shape[dim]);
+            inside &= idx[dim] >= a && idx[dim] < a + m;
+            base += (idx[dim] as isize - a as isize) * view.strides[dim];
         }
-        match base {
-            None => out.extend(std::iter::repeat_n(fill, run)),
-            Some(b) => {
-                // [c0, i0) before the interior, [i0, i1) inside, [i1, c1) after.
-                let i0 = c0.max(lo).min(c1);
-                let i1 = c1.min(lo + n).max(i0);
-                out.extend(std::iter::repeat_n(fill, i0 - c0));
-                if step == 1 && i1 > i0 {
-                    let p = (b + (i0 - lo) as isize) as usize;
-                    out.extend(data[p..p + (i1 - i0)].iter().map(|&x| conv(x)));
-                } else {
-                    out.extend((i0..i1).map(|c| conv(data[(b + (c - lo) as isize * step) as usize])));
-                }
-                out.extend(std::iter::repeat_n(fill, c1 - i1));
-            }
+        // [c0, i0) before the interior, [i0, i1) inside, [i1, c1) after.
+        let i0 = c0.max(lo).min(c1);
+        let i1 = c1.min(lo + n).max(i0);
+        if inside && i1 > i0 {
+            // SAFETY: an interior position of the view, inside the checked span.
+            let p = unsafe { src.offset(base + (i0 - lo) as isize * step) };
+            f(o, run, Some((i0 - c0, p, i1 - i0, step)));
+        } else {
+            f(o, run, None);
         }
-        left -= run;
-        idx[last] += run;
-        if idx[last] == padded[last] {
-            idx[last] = 0;
-            for d in (0..last).rev() {
-                idx[d] += 1;
-                if idx[d] < padded[d] {
-                    break;
-                }
-                idx[d] = 0;
-            }
-        }
+        o += run;
+        idx[last] += run - 1;
+        carry(&padded, &mut idx, last);
     }
 }
 
@@ -292,11 +384,30 @@ pub fn load(buf: &HostBuffer, view: &View, start: usize, len: usize) -> Vals {
     out
 }
 
+/// Per dim (before, after) padding.
+type Pads = Vec<(usize, usize)>;
+
+/// A padded read with zero fill whose dtype computes as the sum's: its slot, view, pads.
+fn zero_padded(e: &Expr) -> Option<(usize, View, Pads)> {
+    match e {
+        Expr::PadLoad {
+            slot,
+            view,
+            dtype,
+            pads,
+            fill,
+        } if dtype.is_float() && fill.as_f64() == 0.0 => Some((*slot, view.clone(), pads.clone())),
+        _ => None,
+    }
+}
+
 /// One step of a compiled expression; operands are earlier steps.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Instr {
     Load(usize, View),
     PadLoad(usize, View, Vec<(usize, usize)>, Scalar),
+    /// Adds a zero-padded read into an earlier float step (see [`add_padded`]).
+    PadAdd(usize, usize, View, Vec<(usize, usize)>),
     Unary(UnaryOp, usize),
     Binary(BinaryOp, usize, usize),
     Where(usize, usize, usize),
@@ -307,7 +418,7 @@ impl Instr {
     fn operands(&self) -> Vec<usize> {
         match self {
             Instr::Load(..) | Instr::PadLoad(..) => vec![],
-            Instr::Unary(_, a) | Instr::Cast(a, _) => vec![*a],
+            Instr::Unary(_, a) | Instr::Cast(a, _) | Instr::PadAdd(a, ..) => vec![*a],
             Instr::Binary(_, a, b) => vec![*a, *b],
             Instr::Where(c, a, b) => vec![*c, *a, *b],
         }
@@ -347,6 +458,10 @@ impl Program {
                 slot, view, pads, fill, ..
             } => Instr::PadLoad(*slot, view.clone(), pads.clone(), *fill),
             Expr::Unary(op, x) => Instr::Unary(*op, self.add(x, seen)),
+            Expr::Binary(BinaryOp::Add, x, y, dt) if dt.is_float() && zero_padded(y).is_some() => {
+                let (slot, view, pads) = zero_padded(y).expect("checked by the guard");
+                Instr::PadAdd(self.add(x, seen), slot, view, pads)
+            }
             Expr::Binary(op, x, y, _) => {
                 let a = self.add(x, seen);
                 Instr::Binary(*op, a, self.add(y, seen))
@@ -381,6 +496,17 @@ impl Program {
             let v = match ins {
                 Instr::Load(slot, view) => load(bufs[*slot], view, start, len),
                 Instr::PadLoad(slot, view, pads, fill) => load_padded(bufs[*slot], view, pads, *fill, start, len),
+                Instr::PadAdd(_, slot, view, pads) => {
+                    let mut acc = fetch(0).expand(len);
+                    match (bufs[*slot], &mut acc) {
+                        (HostBuffer::F32(d), Vals::F32(a)) => add_padded(d, view, pads, start, |x| x, a),
+                        (HostBuffer::F16(d), Vals::F32(a)) => add_padded(d, view, pads, start, f16::to_f32, a),
+                        (HostBuffer::BF16(d), Vals::F32(a)) => add_padded(d, view, pads, start, bf16::to_f32, a),
+                        (HostBuffer::F64(d), Vals::F64(a)) => add_padded(d, view, pads, start, |x| x, a),
+                        _ => unreachable!("PadAdd is compiled for float sums of one dtype"),
+                    }
+                    acc
+                }
                 Instr::Unary(op, _) => vals::unary(*op, fetch(0)),
                 Instr::Binary(op, ..) => {
                     let a = fetch(0);

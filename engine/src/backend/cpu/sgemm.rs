@@ -234,7 +234,9 @@ fn with_scratch<R>(
     let mut v = key.take();
     // 16 extra floats leave room to align the start to a cache line.
     if v.len() < len + 16 {
-        v = vec![0.0f32; len + 16];
+        // Grow to the largest size seen so far (at least doubling): calls of varying
+        // sizes then settle on one buffer instead of allocating (and zeroing) each time.
+        v = vec![0.0f32; (len + 16).max((2 * v.len()).min(SCRATCH_KEEP_MAX))];
     }
     let off = v.as_ptr().align_offset(64);
     let r = f(unsafe { v.as_mut_ptr().add(off) });
@@ -291,6 +293,13 @@ mod avx512 {
     pub(super) unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: Option<&dyn Parallel>) {
         let (m, n, k) = (c.rows, c.cols, a.cols);
         let threads = pool.map_or(1, |p| p.threads());
+        if let Some(p) = pool {
+            // Fewer tiles than threads but a long depth (a conv's weight gradient sums
+            // over every pixel of the batch): each thread takes a slice of `k`.
+            if m.div_ceil(MR) * n.div_ceil(NR) < threads && k >= 2 * KC {
+                return split_depth(a, b, c, accumulate, p);
+            }
+        }
         let nc = if k * n.next_multiple_of(NR) <= B_PACK_MAX {
             n
         } else {
@@ -303,74 +312,132 @@ mod avx512 {
         while jc < n {
             let ncb = nc.min(n - jc);
             let b_panels = ncb.div_ceil(NR);
-            with_scratch(&B_SCRATCH, k * b_panels * NR, |bp| {
-                let bp = Shared(bp);
-                let bblk = Shared(MatRef {
-                    ptr: b.ptr.offset(jc as isize * b.cs),
-                    cols: ncb,
-                    ..b
-                });
-                let cblk = Shared(MatMut {
-                    ptr: c.ptr.offset(jc as isize * c.cs),
-                    cols: ncb,
-                    ..c
-                });
-                let a = Shared(a);
-                let pack_panel = |q: usize| pack_b_panel(bblk.get(), q, b_panels, kc_step, bp.get());
-                // Split C by rows (each task then packs only its own A),
-                // or by columns when there are too few row panels to go
-                // round or the column split balances the threads better.
-                let m_panels = m.div_ceil(MR);
-                let mc_panels = (A_BLOCK_BYTES / (kc_step * MR * 4)).max(1);
-                // Fraction of `threads` kept busy when `parts` equal parts
-                // are dealt out: MR = 14 rarely divides m evenly, and a
-                // 10/9 split costs 5% of the second core.
-                let eff = |parts: usize| parts as f64 / (threads * parts.div_ceil(threads)) as f64;
-                let split_cols = threads > 1 && (m_panels < 2 * threads || eff(b_panels) > eff(m_panels) + 0.02);
-                let (tm, tn) = if split_cols {
-                    // Every column strip then packs all of A; cheap next to
-                    // the imbalance it avoids.
-                    (m_panels.div_ceil(mc_panels), threads.min(b_panels))
-                } else {
-                    (threads * m_panels.div_ceil(threads * mc_panels), 1)
-                };
-                let task = |t: usize| {
-                    // Column-major task order: rayon splits the index range
-                    // in halves, so each worker gets whole column strips.
-                    let (ti, tj) = (t % tm, t / tm);
-                    let (p0, p1) = (ti * m_panels / tm, (ti + 1) * m_panels / tm);
-                    let (q0, q1) = (tj * b_panels / tn, (tj + 1) * b_panels / tn);
-                    if p0 == p1 || q0 == q1 {
-                        return;
-                    }
-                    let r0 = p0 * MR;
-                    let r1 = (p1 * MR).min(m);
-                    run_task(
-                        a.get(),
-                        cblk.get(),
-                        bp.get(),
-                        b_panels,
-                        kc_step,
-                        r0,
-                        r1,
-                        q0,
-                        q1,
-                        accumulate,
-                    );
-                };
-                match pool {
-                    Some(p) => {
-                        p.run(b_panels, &pack_panel);
-                        p.run(tm * tn, &task);
-                    }
-                    None => {
-                        (0..b_panels).for_each(pack_panel);
-                        (0..tm * tn).for_each(task);
-                    }
-                }
+            let bblk = Shared(MatRef {
+                ptr: b.ptr.offset(jc as isize * b.cs),
+                cols: ncb,
+                ..b
             });
+            let cblk = Shared(MatMut {
+                ptr: c.ptr.offset(jc as isize * c.cs),
+                cols: ncb,
+                ..c
+            });
+            let a = Shared(a);
+            // Split C by rows (each task then packs only its own A),
+            // or by columns when there are too few row panels to go
+            // round or the column split balances the threads better.
+            let m_panels = m.div_ceil(MR);
+            let mc_panels = (A_BLOCK_BYTES / (kc_step * MR * 4)).max(1);
+            // Fraction of `threads` kept busy when `parts` equal parts
+            // are dealt out: MR = 14 rarely divides m evenly, and a
+            // 10/9 split costs 5% of the second core.
+            let eff = |parts: usize| parts as f64 / (threads * parts.div_ceil(threads)) as f64;
+            let split_cols = threads > 1 && (m_panels < 2 * threads || eff(b_panels) > eff(m_panels) + 0.02);
+            let (tm, tn) = if split_cols {
+                // Every column strip then packs all of A; cheap next to
+                // the imbalance it avoids.
+                (m_panels.div_ceil(mc_panels), threads.min(b_panels))
+            } else {
+                (threads * m_panels.div_ceil(threads * mc_panels), 1)
+            };
+            let task = |t: usize, packed_b: Option<*const f32>| {
+                // Column-major task order: rayon splits the index range
+                // in halves, so each worker gets whole column strips.
+                let (ti, tj) = (t % tm, t / tm);
+                let (p0, p1) = (ti * m_panels / tm, (ti + 1) * m_panels / tm);
+                let (q0, q1) = (tj * b_panels / tn, (tj + 1) * b_panels / tn);
+                if p0 == p1 || q0 == q1 {
+                    return;
+                }
+                let r0 = p0 * MR;
+                let r1 = (p1 * MR).min(m);
+                let b_src = match packed_b {
+                    Some(bp) => BSource::Packed { bp, b_panels },
+                    None => BSource::Inline(bblk.get()),
+                };
+                run_task(a.get(), cblk.get(), b_src, kc_step, r0, r1, q0, q1, accumulate);
+            };
+            if tm == 1 {
+                // Each B micro-panel has one reader: it packs its panels as it goes, so
+                // they are still in L1/L2 when used (with few rows of A, a separate
+                // packing pass made the product memory-bound: B written and read back).
+                let task = |t: usize| task(t, None);
+                match pool {
+                    Some(p) => p.run(tn, &task),
+                    None => (0..tn).for_each(task),
+                }
+            } else {
+                with_scratch(&B_SCRATCH, k * b_panels * NR, |bp| {
+                    let bp = Shared(bp);
+                    let pack_panel = |q: usize| pack_b_panel(bblk.get(), q, b_panels, kc_step, bp.get());
+                    let task = |t: usize| task(t, Some(bp.get() as *const f32));
+                    match pool {
+                        Some(p) => {
+                            p.run(b_panels, &pack_panel);
+                            p.run(tm * tn, &task);
+                        }
+                        None => {
+                            (0..b_panels).for_each(pack_panel);
+                            (0..tm * tn).for_each(task);
+                        }
+                    }
+                });
+            }
             jc += ncb;
         }
+    }
+
+    /// `C (+)= A·B` with `k` cut into one slice per thread: slice 0 goes into C, the
+    /// others into scratch tiles added to C at the end (C is small here).
+    unsafe fn split_depth(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: &dyn Parallel) {
+        let (m, n, k) = (c.rows, c.cols, a.cols);
+        let parts = pool.threads();
+        let mut partial = vec![0.0f32; (parts - 1) * m * n];
+        let (a, b, c) = (Shared(a), Shared(b), Shared(c));
+        let scratch = Shared(partial.as_mut_ptr());
+        pool.run(parts, &|t| {
+            let (k0, k1) = (t * k / parts, (t + 1) * k / parts);
+            let (a, b) = (a.get(), b.get());
+            let a_part = MatRef {
+                ptr: a.ptr.offset(k0 as isize * a.cs),
+                cols: k1 - k0,
+                ..a
+            };
+            let b_part = MatRef {
+                ptr: b.ptr.offset(k0 as isize * b.rs),
+                rows: k1 - k0,
+                ..b
+            };
+            if t == 0 {
+                sgemm(a_part, b_part, c.get(), accumulate, None);
+            } else {
+                let out = MatMut {
+                    ptr: scratch.get().add((t - 1) * m * n),
+                    rows: m,
+                    cols: n,
+                    rs: n as isize,
+                    cs: 1,
+                };
+                sgemm(a_part, b_part, out, false, None);
+            }
+        });
+        let c = c.get();
+        for tile in partial.chunks_exact(m * n) {
+            for i in 0..m {
+                for j in 0..n {
+                    *c.ptr.offset(i as isize * c.rs + j as isize * c.cs) += tile[i * n + j];
+                }
+            }
+        }
+    }
+
+    /// Where a task's B micro-panels come from.
+    #[derive(Clone, Copy)]
+    enum BSource {
+        /// Packed for all tasks beforehand (`pack_b_panel` layout, `b_panels` wide).
+        Packed { bp: *const f32, b_panels: usize },
+        /// Packed by the task itself, one micro-panel and depth block at a time.
+        Inline(MatRef),
     }
 
     /// One task: rows `r0..r1` of C, B micro-panels `q0..q1`, all of `k`.
@@ -378,8 +445,7 @@ mod avx512 {
     unsafe fn run_task(
         a: MatRef,
         c: MatMut,
-        bp: *const f32,
-        b_panels: usize,
+        b: BSource,
         kc_step: usize,
         r0: usize,
         r1: usize,
@@ -391,19 +457,31 @@ mod avx512 {
         let n = c.cols;
         let mc = r1 - r0;
         let a_panels = mc.div_ceil(MR);
-        with_scratch(&A_SCRATCH, a_panels * MR * kc_step, |ap| {
+        let b_len = if matches!(b, BSource::Inline(_)) {
+            kc_step * NR
+        } else {
+            0
+        };
+        with_scratch(&A_SCRATCH, a_panels * MR * kc_step + b_len, |ap| {
+            let own_b = ap.add(a_panels * MR * kc_step);
             let mut pc = 0;
             while pc < k {
                 let kc = kc_step.min(k - pc);
                 pack_a(a, r0, mc, pc, kc, ap);
-                // Packed B for depth block `pc` starts at row `pc` of every
-                // panel-group: blocks are stored one after another.
-                let bblk = bp.add(pc * b_panels * NR);
                 let load_c = accumulate || pc > 0;
                 for q in q0..q1 {
-                    let bq = bblk.add(q * kc * NR);
                     let j = q * NR;
                     let nr = NR.min(n - j);
+                    let bq = match b {
+                        // Packed B for depth block `pc` starts at row `pc` of every
+                        // panel-group: blocks are stored one after another.
+                        BSource::Packed { bp, b_panels } => bp.add(pc * b_panels * NR + q * kc * NR),
+                        BSource::Inline(bm) => {
+                            let src = bm.ptr.offset(pc as isize * bm.rs + j as isize * bm.cs);
+                            pack_panel::<NR>(src, bm.cs, bm.rs, nr, kc, own_b);
+                            own_b as *const f32
+                        }
+                    };
                     for ip in 0..a_panels {
                         let i = r0 + ip * MR;
                         let mr = MR.min(r1 - i);
@@ -715,6 +793,11 @@ mod tests {
         (130, 97, 300),
         (600, 40, 31),
         (5, 3000, 9),
+        // One row panel, column strips on two threads: B packed by each task as it goes.
+        (64, 300, 400),
+        // One tile and a long depth (a conv weight gradient): the depth split across threads.
+        (14, 30, 16000),
+        (30, 9, 24000),
     ];
 
     #[test]
