@@ -3,7 +3,7 @@
 
 use crate::dtype::{DType, Element, Scalar};
 use half::{bf16, f16};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -133,22 +133,36 @@ impl HostBuffer {
     }
 }
 
-/// Freed host buffers kept for reuse, by dtype and length. Reusing a buffer
+/// Freed host buffers kept for reuse, by dtype and capacity. Reusing a buffer
 /// skips the page faults and zeroing of a fresh allocation, which cost more
 /// than a fused kernel's whole pass over the data. Owned by the runtime.
+///
+/// Capacities come in size classes (at most 1/8 over the request), and a request
+/// takes the smallest idle buffer of up to four times its class: a training loop's last,
+/// smaller batch runs in the buffers of the full ones instead of allocating.
 pub struct HostPool {
-    free: Mutex<HashMap<(DType, usize), Vec<HostBuffer>>>,
+    free: Mutex<BTreeMap<(DType, usize), Vec<HostBuffer>>>,
     bytes: AtomicUsize,
     limit: usize,
-    /// Buffers that `take` had to allocate (no idle buffer of that dtype and length).
+    /// Buffers that `take` had to allocate (no idle buffer of that dtype and size).
     fresh: AtomicUsize,
+}
+
+/// `len` rounded up to its size class: eight classes per power of two.
+fn size_class(len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    let octave = 1usize << (usize::BITS - 1 - len.leading_zeros());
+    let step = (octave / 8).max(1);
+    len.div_ceil(step) * step
 }
 
 impl HostPool {
     /// A pool that keeps at most `limit` bytes of idle buffers.
     pub fn new(limit: usize) -> HostPool {
         HostPool {
-            free: Mutex::new(HashMap::new()),
+            free: Mutex::new(BTreeMap::new()),
             bytes: AtomicUsize::new(0),
             limit,
             fresh: AtomicUsize::new(0),
@@ -158,20 +172,26 @@ impl HostPool {
     /// A buffer of `len` elements with unspecified contents (zeros if new):
     /// every kernel writes its whole output.
     pub fn take(&self, dtype: DType, len: usize) -> HostBuffer {
-        let reused = self
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(&(dtype, len))
-            .and_then(|v| v.pop());
+        let class = size_class(len);
+        let reused = {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            let key = free
+                .range((dtype, class)..=(dtype, 4 * class))
+                .find(|(_, v)| !v.is_empty())
+                .map(|(k, _)| *k);
+            key.and_then(|k| free.get_mut(&k).and_then(|v| v.pop()))
+        };
         match reused {
-            Some(b) => {
-                self.bytes.fetch_sub(len * dtype.size_in_bytes(), Ordering::Relaxed);
+            Some(mut b) => {
+                self.bytes.fetch_sub(capacity_bytes(&b), Ordering::Relaxed);
+                with_host!(&mut b, v => v.resize(len, Default::default()));
                 b
             }
             None => {
                 self.fresh.fetch_add(1, Ordering::Relaxed);
-                HostBuffer::zeros(dtype, len)
+                let mut b = HostBuffer::zeros(dtype, class);
+                with_host!(&mut b, v => v.truncate(len));
+                b
             }
         }
     }
@@ -185,12 +205,12 @@ impl HostPool {
     /// Keeps a buffer for reuse if the pool has room. Small buffers are kept too: a
     /// training step's logits and biases are small, and steady steps should allocate nothing.
     pub fn give(&self, b: HostBuffer) {
-        let bytes = b.len() * b.dtype().size_in_bytes();
-        if b.is_empty() || self.bytes.load(Ordering::Relaxed) + bytes > self.limit {
+        let bytes = capacity_bytes(&b);
+        if bytes == 0 || self.bytes.load(Ordering::Relaxed) + bytes > self.limit {
             return;
         }
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        let key = (b.dtype(), b.len());
+        let key = (b.dtype(), with_host!(&b, v => v.capacity()));
         self.free
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -210,6 +230,11 @@ impl HostPool {
 pub enum Buffer {
     /// Host memory, used by the CPU backend, and the pool it returns to.
     Host(HostBuffer, Option<&'static HostPool>),
+}
+
+/// Bytes a buffer's allocation holds (its capacity, not its length).
+fn capacity_bytes(b: &HostBuffer) -> usize {
+    with_host!(b, v => v.capacity()) * b.dtype().size_in_bytes()
 }
 
 impl std::fmt::Debug for HostPool {
@@ -239,5 +264,39 @@ impl Buffer {
     pub fn bytes(&self) -> usize {
         let h = self.host();
         h.len() * h.dtype().size_in_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_are_at_most_an_eighth_over() {
+        for len in [1, 7, 8, 9, 100, 1000, 50176, 1 << 20, (1 << 20) + 1] {
+            let c = size_class(len);
+            assert!(c >= len && c <= len + len / 8 + 1, "{len} -> {c}");
+            assert_eq!(size_class(c), c, "a class is its own class");
+        }
+    }
+
+    /// Regression: a training loop's last, smaller batch allocated a dozen buffers (the
+    /// pool was keyed by exact length); it now runs in the idle buffers of full batches.
+    #[test]
+    fn a_smaller_request_reuses_a_bigger_idle_buffer() {
+        let pool = HostPool::new(1 << 30);
+        let full = pool.take(DType::F32, 64 * 784);
+        assert_eq!(pool.allocations(), 1);
+        pool.give(full);
+        let last = pool.take(DType::F32, 32 * 784);
+        assert_eq!((last.len(), pool.allocations()), (32 * 784, 1));
+        pool.give(last);
+        let again = pool.take(DType::F32, 64 * 784);
+        assert_eq!((again.len(), pool.allocations()), (64 * 784, 1));
+        // Far smaller requests and other dtypes do not take it.
+        pool.give(again);
+        assert_eq!(pool.take(DType::F32, 100).len(), 100);
+        assert_eq!(pool.take(DType::F64, 64 * 784).len(), 64 * 784);
+        assert_eq!(pool.allocations(), 3);
     }
 }
