@@ -6,22 +6,25 @@
 //! [`export_runtime!`]; every copy of the engine finds it once through
 //! `dlsym` and shares it. A plain program or test has no host and gets its own.
 
+mod pool;
+
 use crate::backend::Parallel;
 use crate::storage::HostPool;
+use pool::WorkerPool;
 use std::ffi::{c_char, c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Runs `task(ctx, i)` for `i in 0..n` on the creator copy's thread pool.
 /// A plain C function pointer, so engine copies in notebook cells can hand
-/// work to the one pool (a rayon pool only serves the rayon copy that made it).
+/// work to the one pool (whose code lives in the copy that created it).
 type ParallelFn = unsafe extern "C" fn(rt: *const Runtime, n: usize, ctx: *const c_void, task: TaskFn);
 /// One task of a [`ParallelFn`] call, compiled in the calling copy.
 type TaskFn = unsafe extern "C" fn(ctx: *const c_void, i: usize);
 
 /// Process-wide engine state.
 pub struct Runtime {
-    pool: rayon::ThreadPool,
+    pool: WorkerPool,
     threads: usize,
     // Set by the copy that created the runtime; every copy calls it to run parallel work.
     parallel: ParallelFn,
@@ -79,7 +82,9 @@ impl Runtime {
     /// A runtime with exactly `threads` workers.
     pub fn with_threads(threads: usize) -> Runtime {
         keep_freed_memory();
-        let pool = build_pool(threads);
+        // Workers besides the calling thread, which takes part in every parallel call (a
+        // pool of `threads` workers would leave the caller asleep, two switches a kernel).
+        let pool = WorkerPool::new(threads.saturating_sub(1));
         // Idle buffers kept for reuse: 1 GiB unless BORN_POOL_BYTES says otherwise.
         let limit = std::env::var("BORN_POOL_BYTES")
             .ok()
@@ -220,49 +225,12 @@ fn thread_key() -> usize {
     unsafe { libc::pthread_self() as usize }
 }
 
-/// Workers besides the calling thread, which takes part in every parallel call (a pool of
-/// `threads` workers would leave the caller asleep and cost two thread switches a kernel).
-fn build_pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads.saturating_sub(1).max(1))
-        .thread_name(|i| format!("born-cpu-{i}"))
-        .build()
-        .expect("the CPU thread pool could not start")
-}
-
-/// The creator copy's side of [`ParallelFn`]: its own rayon pool runs the tasks.
+/// The creator copy's side of [`ParallelFn`]: its worker pool runs the tasks.
 unsafe extern "C" fn creator_parallel(rt: *const Runtime, n: usize, ctx: *const c_void, task: TaskFn) {
-    use rayon::prelude::*;
     // SAFETY: `rt` is the live runtime whose `parallel` field led here.
     let rt = unsafe { &*rt };
-    let ctx = ctx as usize;
-    // SAFETY (every `task` call): `task` and `ctx` come from `Runtime::run`, which
-    // outlives this call.
-    let run = |i: usize| unsafe { task(ctx as *const c_void, i) };
-    if n <= 1 || rt.threads <= 1 {
-        (0..n).for_each(run);
-        return;
-    }
-    if rayon::current_thread_index().is_some() {
-        // Already on a worker (a nested call): rayon's own splitting.
-        rt.pool.install(|| (0..n).into_par_iter().for_each(run));
-        return;
-    }
-    // The caller and the workers take task numbers from one counter until none are left.
-    let next = AtomicUsize::new(0);
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        if i >= n {
-            break;
-        }
-        run(i);
-    };
-    rt.pool.in_place_scope(|s| {
-        for _ in 0..(rt.threads - 1).min(n - 1) {
-            s.spawn(|_| work());
-        }
-        work();
-    });
+    // SAFETY: `task` and `ctx` come from `Runtime::run`, which outlives this call.
+    unsafe { rt.pool.run(n, ctx, task) }
 }
 
 /// The calling copy's side of [`TaskFn`]: runs the closure, catching a panic

@@ -106,7 +106,7 @@ impl Gemm for f64 {
         threads: usize,
     ) {
         // Row blocks of C in parallel, each a single-threaded gemm call (the gemm
-        // crate's own threading would use rayon directly; see `runtime`).
+        // crate's own threading would start threads of its own; see `runtime`).
         let blocks = if threads > 1 && m * n * k >= 64 * 64 * 64 {
             threads * 2
         } else {

@@ -1,5 +1,5 @@
 //! The CPU backend: runs a [`Schedule`] on host buffers with the runtime's thread pool
-//! (reached through [`Parallel`], never rayon directly: see `runtime`).
+//! (reached through [`Parallel`], never threads of its own: see `runtime`).
 
 mod eval;
 mod matmul;

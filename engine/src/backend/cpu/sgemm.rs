@@ -205,7 +205,7 @@ unsafe fn fallback_sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool
     }
 }
 
-/// Raw pointers (or views holding them) that cross into rayon tasks. Sound
+/// Raw pointers (or views holding them) that cross into pool tasks. Sound
 /// because tasks only read the shared inputs and write disjoint parts of C.
 #[derive(Clone, Copy)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -224,7 +224,7 @@ impl<T: Copy> Shared<T> {
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 /// Hands out a per-thread scratch buffer of at least `len` floats, 64-byte
 /// aligned. The buffer is taken out of the thread-local for the duration of
-/// `f`, so a re-entrant call on the same thread (rayon work stealing while
+/// `f`, so a re-entrant call on the same thread (a nested parallel call while
 /// we wait) gets a fresh allocation instead of aliasing ours.
 fn with_scratch<R>(
     key: &'static std::thread::LocalKey<Cell<Vec<f32>>>,
@@ -341,8 +341,8 @@ mod avx512 {
                 (threads * m_panels.div_ceil(threads * mc_panels), 1)
             };
             let task = |t: usize, packed_b: Option<*const f32>| {
-                // Column-major task order: rayon splits the index range
-                // in halves, so each worker gets whole column strips.
+                // Column-major task order: consecutive task numbers share
+                // a column strip (and so its packed B panels).
                 let (ti, tj) = (t % tm, t / tm);
                 let (p0, p1) = (ti * m_panels / tm, (ti + 1) * m_panels / tm);
                 let (q0, q1) = (tj * b_panels / tn, (tj + 1) * b_panels / tn);
