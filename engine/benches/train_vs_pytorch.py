@@ -76,12 +76,13 @@ def main():
         version, torch = run_torch(torch_task, key, epochs)
         for b, t in zip(born, torch):
             rows.append((task, b["epoch"], b["test_acc"], t["test_acc"], b["train_s"], t["train_s"],
-                         b["new_buffers"]))
+                         b["new_buffers"], b.get("last_batch_buffers", 0)))
     print(f"\nBorn vs PyTorch {version} CPU (2 threads each), batch 64, Adam 1e-3, seed 0")
     print(f"{'task':<7} {'ep':>2} {'acc Born':>9} {'acc torch':>9} {'s Born':>8} {'s torch':>8} {'ratio':>6} "
-          f"{'new bufs':>8}")
-    for task, ep, ab, at, sb, st, nb in rows:
-        print(f"{task:<7} {ep:>2} {100 * ab:>8.2f}% {100 * at:>8.2f}% {sb:>8.2f} {st:>8.2f} {sb / st:>5.2f}x {nb:>8}")
+          f"{'new bufs':>8} {'last batch':>10}")
+    for task, ep, ab, at, sb, st, nb, lb in rows:
+        print(f"{task:<7} {ep:>2} {100 * ab:>8.2f}% {100 * at:>8.2f}% {sb:>8.2f} {st:>8.2f} {sb / st:>5.2f}x {nb:>8} "
+              f"{lb:>10}")
 
 
 if __name__ == "__main__":

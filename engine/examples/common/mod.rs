@@ -104,8 +104,11 @@ pub struct Epoch {
     pub train_s: f64,
     /// Seconds spent evaluating.
     pub eval_s: f64,
-    /// Host buffers allocated during the epoch (after the first step for epoch 1).
+    /// Host buffers allocated during the epoch's full-size steps (after the first step
+    /// for epoch 1).
     pub new_buffers: u64,
+    /// Host buffers allocated by a smaller last batch (its shapes are new once).
+    pub last_batch_buffers: u64,
 }
 
 /// Fraction of test images the model classifies correctly (eval mode, no grad, batches of 1000).
@@ -157,8 +160,11 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
         model.train(true);
         let t0 = Instant::now();
         let (mut total, mut batches) = (0.0f64, 0usize);
-        let mut buffers_at_start = born::runtime().stats().buffers_allocated;
+        let allocated = || born::runtime().stats().buffers_allocated;
+        let mut buffers_at_start = allocated();
+        let mut last_batch_buffers = 0;
         for (step, (x, y)) in loader.iter().enumerate() {
+            let before_step = allocated();
             let mut dims = vec![x.shape()[0]];
             dims.extend_from_slice(shape);
             let logits = model.forward(&x.reshape(dims));
@@ -175,11 +181,13 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
             batches += 1;
             if epoch == 1 && step == 0 {
                 // The first step allocates the optimizer state and the pool's buffers.
-                buffers_at_start = born::runtime().stats().buffers_allocated;
+                buffers_at_start = allocated();
+            } else if x.shape()[0] < o.batch {
+                last_batch_buffers += allocated() - before_step;
             }
         }
         let train_s = t0.elapsed().as_secs_f64();
-        let new_buffers = born::runtime().stats().buffers_allocated - buffers_at_start;
+        let new_buffers = allocated() - buffers_at_start - last_batch_buffers;
         let t1 = Instant::now();
         let test_acc = evaluate(model, &test_x, &data.test_labels, shape);
         let eval_s = t1.elapsed().as_secs_f64();
@@ -190,15 +198,20 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
             train_s,
             eval_s,
             new_buffers,
+            last_batch_buffers,
         };
         println!(
-            "epoch {epoch}: loss {:.4}  test acc {:.2}%  train {:.2} s  eval {:.2} s  new buffers {}{}",
+            "epoch {epoch}: loss {:.4}  test acc {:.2}%  train {:.2} s  eval {:.2} s  new buffers {}{}{}",
             e.train_loss,
             100.0 * e.test_acc,
             e.train_s,
             e.eval_s,
             e.new_buffers,
-            if epoch == 1 { " (after step 1)" } else { "" }
+            if epoch == 1 { " (after step 1)" } else { "" },
+            match e.last_batch_buffers {
+                0 => String::new(),
+                n => format!(", {n} for the smaller last batch"),
+            }
         );
         epochs.push(e);
     }
@@ -218,8 +231,14 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
             .iter()
             .map(|e| {
                 format!(
-                    r#"{{"epoch":{},"train_loss":{:.5},"test_acc":{:.4},"train_s":{:.3},"eval_s":{:.3},"new_buffers":{}}}"#,
-                    e.epoch, e.train_loss, e.test_acc, e.train_s, e.eval_s, e.new_buffers
+                    r#"{{"epoch":{},"train_loss":{:.5},"test_acc":{:.4},"train_s":{:.3},"eval_s":{:.3},"new_buffers":{},"last_batch_buffers":{}}}"#,
+                    e.epoch,
+                    e.train_loss,
+                    e.test_acc,
+                    e.train_s,
+                    e.eval_s,
+                    e.new_buffers,
+                    e.last_batch_buffers
                 )
             })
             .collect();

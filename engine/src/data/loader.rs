@@ -40,9 +40,15 @@ impl Column {
     /// The rows `idx`, copied into one tensor `[idx.len(), row_shape...]`. The
     /// buffer comes from the runtime's host pool: a batch dropped before the next
     /// one is made gives its buffer back, so an epoch reuses a few allocations.
-    fn gather(&self, idx: &[usize]) -> Tensor {
+    ///
+    /// The buffer is taken at the size of a full batch of `batch` rows and shortened: the
+    /// last, partial batch then reuses a full batch's buffer instead of allocating.
+    fn gather(&self, idx: &[usize], batch: usize) -> Tensor {
         let row = self.row;
-        let mut buf = runtime().host_pool().take(self.data.dtype(), idx.len() * row);
+        let mut buf = runtime()
+            .host_pool()
+            .take(self.data.dtype(), idx.len().max(batch) * row);
+        with_host!(&mut buf, v => v.truncate(idx.len() * row));
         fn copy<T: HostElement>(src: &[T], dst: &mut HostBuffer, idx: &[usize], row: usize) {
             let dst = T::view_mut(dst).expect("taken with the source's dtype");
             if row == 0 {
@@ -259,7 +265,7 @@ impl Iterator for Batches<'_> {
         let hi = (lo + l.batch_size).min(l.n);
         self.batch += 1;
         let idx = &self.order[lo..hi];
-        let (x, y) = (l.inputs.gather(idx), l.targets.gather(idx));
+        let (x, y) = (l.inputs.gather(idx, l.batch_size), l.targets.gather(idx, l.batch_size));
         Some(match &l.transform {
             Some(f) => f(x, y),
             None => (x, y),
