@@ -357,3 +357,30 @@ fn a_big_expression_is_computed_once_before_a_broadcast() {
     assert_eq!(small.kernel_count(), 1, "{small}");
     assert_eq!((&wide + &big).to_vec::<f32>(), vec![10.0f32; 400]);
 }
+
+/// The pooling gradient (a broadcast over each window, reshaped back to the image) used to
+/// be written to a buffer because no strides express that reshape, then read back by the
+/// ReLU gradient. Elementwise kernels run over the row-major index, which a reshape keeps,
+/// so the reshaped expression now fuses into its elementwise reader.
+#[test]
+fn a_reshape_no_strides_express_still_fuses_into_elementwise_readers() {
+    let a = Tensor::rand([3, 2, 1], DType::F32);
+    let b = Tensor::rand([3, 4], DType::F32);
+    let spread = (&a.expand([3, 2, 2]) * 2.0).reshape([3, 4]);
+    let y = &spread + &b;
+    assert_eq!(y.schedule().kernel_count(), 1, "{}", y.schedule());
+    let (av, bv) = (a.to_vec::<f32>(), b.to_vec::<f32>());
+    let want: Vec<f32> = (0..12).map(|i| av[i / 2] * 2.0 + bv[i]).collect();
+    assert_eq!(y.to_vec::<f32>(), want);
+    // Realized itself, it gets a buffer in its own shape.
+    let alone = (&a.expand([3, 2, 2]) * 2.0).reshape([3, 4]);
+    assert_eq!(alone.shape(), [3, 4]);
+    assert_eq!(
+        alone.to_vec::<f32>(),
+        (0..12).map(|i| av[i / 2] * 2.0).collect::<Vec<_>>()
+    );
+    // A movement after it needs its own shape: it is stored first, then viewed.
+    let moved = (&a.expand([3, 2, 2]) * 2.0).reshape([3, 4]).transpose(0, 1);
+    let want_t: Vec<f32> = (0..12).map(|i| av[(i % 3) * 2 + (i / 3) / 2] * 2.0).collect();
+    assert_eq!(moved.to_vec::<f32>(), want_t);
+}

@@ -169,10 +169,12 @@ pub(super) fn input_grads(node: &NodeRef, g: &Tensor) -> Result<Vec<Option<Tenso
                         g.try_mul(&d)?
                     }
                     // Ties share the gradient evenly (torch.amax / amin).
+                    // The mask stays bool until each reader casts it: when it is stored (it
+                    // has two readers), a byte an element instead of a float.
                     ReduceOp::Max | ReduceOp::Min => {
-                        let hit = a.try_eq(&y)?.try_to_dtype(dt)?;
-                        let count = hit.reduce(ReduceOp::Sum, axes, true)?;
-                        g.try_div(&count)?.try_mul(&hit)?
+                        let hit = a.try_eq(&y)?;
+                        let count = hit.try_to_dtype(dt)?.reduce(ReduceOp::Sum, axes, true)?;
+                        g.try_div(&count)?.try_mul(&hit.try_to_dtype(dt)?)?
                     }
                 }
             )]

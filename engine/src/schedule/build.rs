@@ -5,7 +5,7 @@ use crate::dtype::DType;
 use crate::error::Result;
 use crate::graph::{topo_order, NodeRef};
 use crate::ops::{BinaryOp, OpKind, ReduceOp, View, ViewOp};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Schedules the unrealized graph behind `targets` (realized targets are skipped).
 pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
@@ -18,6 +18,7 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
         repr: HashMap::new(),
         consumers: HashMap::new(),
         targets: pending.iter().map(|t| t.id()).collect(),
+        linear: HashSet::new(),
     };
     for n in &order {
         if !n.is_realized() {
@@ -135,6 +136,12 @@ struct Builder {
     repr: HashMap<usize, Expr>,
     consumers: HashMap<usize, usize>,
     targets: Vec<usize>,
+    /// Nodes whose expression is in the shape of an earlier node (a reshape no strides
+    /// could express). Elementwise kernels run over the row-major linear index, which a
+    /// reshape keeps, so such an expression still fuses into elementwise consumers and
+    /// kernels; anything that needs its own shape (a movement, a reduction, another
+    /// kernel's operand) materializes it first.
+    linear: HashSet<usize>,
 }
 
 impl Builder {
@@ -157,6 +164,23 @@ impl Builder {
         }
         let is_target = self.targets.contains(&n.id());
         let shared = self.consumers.get(&n.id()).copied().unwrap_or(0) > 1;
+        let elementwise = matches!(
+            n.kind,
+            OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Where | OpKind::Cast(_)
+        );
+        let mut linear = false;
+        for i in &n.inputs {
+            if self.linear.contains(&i.id()) {
+                if elementwise {
+                    linear = true;
+                } else {
+                    self.materialize(i);
+                }
+            }
+        }
+        if linear {
+            self.linear.insert(n.id());
+        }
         let input = |b: &Self, i: usize| b.repr[&n.inputs[i].id()].clone();
         let expr = match &n.kind {
             OpKind::Leaf => unreachable!("leaves are realized"),
@@ -175,6 +199,7 @@ impl Builder {
                 // Small ones (a max shift, a normalizer) stay fused: recomputing is cheaper
                 // than a kernel and a buffer.
                 let recompute = matches!(v, ViewOp::Expand(_)) && expensive(&src);
+                let mut went_linear = false;
                 let viewed = if recompute {
                     None
                 } else {
@@ -182,6 +207,13 @@ impl Builder {
                 };
                 let e = match viewed {
                     Some(e) => e,
+                    // Strides cannot say it, but the linear order is the same: keep the
+                    // expression in its own shape (see `linear`).
+                    None if matches!(v, ViewOp::Reshape(_)) && !recompute => {
+                        went_linear = true;
+                        self.linear.insert(n.id());
+                        src
+                    }
                     None => {
                         // The strides cannot express this movement: copy the input first.
                         let src = self.materialize(&n.inputs[0]);
@@ -195,7 +227,8 @@ impl Builder {
                         }
                     }
                 };
-                let keep_fused = matches!(e, Expr::Load { .. }) || (!is_target && cheap(&e));
+                // A target needs a buffer in its own shape, which a linear load is not.
+                let keep_fused = (matches!(e, Expr::Load { .. }) && !went_linear) || (!is_target && cheap(&e));
                 self.repr.insert(n.id(), e);
                 if !keep_fused && (is_target || shared) {
                     self.materialize(n);
@@ -325,6 +358,10 @@ impl Builder {
 
     /// Makes sure `n` has its own contiguous buffer and returns its slot.
     fn materialize(&mut self, n: &NodeRef) -> Slot {
+        if self.linear.remove(&n.id()) {
+            let e = self.repr[&n.id()].clone();
+            return self.emit(n, KernelOp::Elementwise(e));
+        }
         match self.repr[&n.id()].clone() {
             Expr::Load { slot, view, .. } if view == View::contiguous(&n.shape) => slot,
             e => self.emit(n, KernelOp::Elementwise(e)),
@@ -333,6 +370,9 @@ impl Builder {
 
     /// `n` as a strided buffer read, copying only when it is a computation.
     fn source(&mut self, n: &NodeRef) -> Src {
+        if self.linear.contains(&n.id()) {
+            self.materialize(n);
+        }
         match self.repr[&n.id()].clone() {
             Expr::Load { slot, view, .. } => Src { slot, view },
             _ => Src {
