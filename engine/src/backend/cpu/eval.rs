@@ -325,7 +325,7 @@ unsafe fn padded_rows<T>(
 
 /// Reads a range of the padded view of a buffer (see [`Expr::PadLoad`]).
 fn load_padded(buf: &HostBuffer, view: &View, pads: &[(usize, usize)], fill: Scalar, start: usize, len: usize) -> Vals {
-    let mut out = Vals::with_capacity(buf.dtype(), len);
+    let mut out = vals::chunk(buf.dtype(), len);
     macro_rules! go {
         ($d:expr, $o:expr, $t:ty, $conv:expr) => {
             gather_padded(
@@ -369,7 +369,7 @@ pub fn load(buf: &HostBuffer, view: &View, start: usize, len: usize) -> Vals {
     } else {
         (view, len)
     };
-    let mut out = Vals::with_capacity(buf.dtype(), len);
+    let mut out = vals::chunk(buf.dtype(), len);
     match (buf, &mut out) {
         (HostBuffer::Bool(d), Vals::Bool(o)) => gather_range(d, view, start, len, |x| x, o),
         (HostBuffer::U8(d), Vals::U8(o)) => gather_range(d, view, start, len, |x| x, o),
@@ -415,13 +415,28 @@ enum Instr {
 }
 
 impl Instr {
-    fn operands(&self) -> Vec<usize> {
-        match self {
-            Instr::Load(..) | Instr::PadLoad(..) => vec![],
-            Instr::Unary(_, a) | Instr::Cast(a, _) | Instr::PadAdd(a, ..) => vec![*a],
-            Instr::Binary(_, a, b) => vec![*a, *b],
-            Instr::Where(c, a, b) => vec![*c, *a, *b],
-        }
+    /// The steps this one reads (no allocation: it runs for every step of every chunk).
+    fn operands(&self) -> Operands {
+        let (list, n) = match self {
+            Instr::Load(..) | Instr::PadLoad(..) => ([0; 3], 0),
+            Instr::Unary(_, a) | Instr::Cast(a, _) | Instr::PadAdd(a, ..) => ([*a, 0, 0], 1),
+            Instr::Binary(_, a, b) => ([*a, *b, 0], 2),
+            Instr::Where(c, a, b) => ([*c, *a, *b], 3),
+        };
+        Operands { list, n }
+    }
+}
+
+/// Up to three step numbers.
+struct Operands {
+    list: [usize; 3],
+    n: usize,
+}
+
+impl std::ops::Deref for Operands {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        &self.list[..self.n]
     }
 }
 
@@ -444,7 +459,7 @@ impl Program {
         p.add(e, &mut seen);
         p.last_use = vec![0; p.instrs.len()];
         for (i, ins) in p.instrs.iter().enumerate() {
-            for r in ins.operands() {
+            for &r in ins.operands().iter() {
                 p.last_use[r] = i;
             }
         }
@@ -490,7 +505,7 @@ impl Program {
                 if self.last_use[r] == i && !ops[k + 1..].contains(&r) {
                     regs[r].take().expect("operands run before their readers")
                 } else {
-                    regs[r].clone().expect("operands run before their readers")
+                    vals::duplicate(regs[r].as_ref().expect("operands run before their readers"))
                 }
             };
             let v = match ins {
@@ -537,14 +552,18 @@ macro_rules! store_as {
         impl Store for $t {
             fn store(dst: &mut [Self], v: Vals) {
                 let conv = $conv;
-                match v {
-                    Vals::Bool(s) => dst.iter_mut().zip(s).for_each(|(d, x)| *d = conv(x as u8 as f64)),
-                    Vals::U8(s) => dst.iter_mut().zip(s).for_each(|(d, x)| *d = conv(x as f64)),
-                    Vals::I32(s) => dst.iter_mut().zip(s).for_each(|(d, x)| *d = conv(x as f64)),
-                    Vals::I64(s) => dst.iter_mut().zip(s).for_each(|(d, x)| *d = conv(x as f64)),
-                    Vals::F32(s) => dst.iter_mut().zip(s).for_each(|(d, x)| *d = conv(x as f64)),
-                    Vals::F64(s) => dst.iter_mut().zip(s).for_each(|(d, x)| *d = conv(x)),
+                match &v {
+                    Vals::Bool(s) => dst
+                        .iter_mut()
+                        .zip(s)
+                        .for_each(|(d, &x)| *d = conv(x as u8 as f64)),
+                    Vals::U8(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = conv(x as f64)),
+                    Vals::I32(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = conv(x as f64)),
+                    Vals::I64(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = conv(x as f64)),
+                    Vals::F32(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = conv(x as f64)),
+                    Vals::F64(s) => dst.iter_mut().zip(s).for_each(|(d, &x)| *d = conv(x)),
                 }
+                vals::recycle(v);
             }
         }
     };
@@ -554,15 +573,15 @@ macro_rules! store_same {
     ($t:ty, $variant:ident) => {
         impl Store for $t {
             fn store(dst: &mut [Self], v: Vals) {
-                match v {
-                    Vals::$variant(s) => dst.copy_from_slice(&s),
-                    other => {
-                        let Vals::$variant(s) = vals::cast(other, <$t as crate::dtype::Element>::DTYPE) else {
-                            unreachable!()
-                        };
-                        dst.copy_from_slice(&s)
-                    }
-                }
+                let v = match v {
+                    same @ Vals::$variant(_) => same,
+                    other => vals::cast(other, <$t as crate::dtype::Element>::DTYPE),
+                };
+                let Vals::$variant(s) = &v else {
+                    unreachable!("cast to the buffer's type")
+                };
+                dst.copy_from_slice(s);
+                vals::recycle(v);
             }
         }
     };

@@ -30,6 +30,48 @@ impl Vals {
         }
     }
 
+    /// Room for values without reallocating.
+    pub fn capacity(&self) -> usize {
+        match self {
+            Vals::Bool(v) => v.capacity(),
+            Vals::U8(v) => v.capacity(),
+            Vals::I32(v) => v.capacity(),
+            Vals::I64(v) => v.capacity(),
+            Vals::F32(v) => v.capacity(),
+            Vals::F64(v) => v.capacity(),
+        }
+    }
+
+    /// Empties the chunk and makes room for `cap` values.
+    fn clear_reserve(&mut self, cap: usize) {
+        match self {
+            Vals::Bool(v) => {
+                v.clear();
+                v.reserve(cap)
+            }
+            Vals::U8(v) => {
+                v.clear();
+                v.reserve(cap)
+            }
+            Vals::I32(v) => {
+                v.clear();
+                v.reserve(cap)
+            }
+            Vals::I64(v) => {
+                v.clear();
+                v.reserve(cap)
+            }
+            Vals::F32(v) => {
+                v.clear();
+                v.reserve(cap)
+            }
+            Vals::F64(v) => {
+                v.clear();
+                v.reserve(cap)
+            }
+        }
+    }
+
     /// A single value repeated to `n` values (other chunks are returned as they are).
     pub fn expand(self, n: usize) -> Vals {
         fn rep<T: Copy>(v: Vec<T>, n: usize) -> Vec<T> {
@@ -59,6 +101,69 @@ impl Vals {
             DType::F64 => Vals::F64(Vec::with_capacity(cap)),
             _ => Vals::F32(Vec::with_capacity(cap)),
         }
+    }
+}
+
+thread_local! {
+    /// Chunks whose values are no longer needed, kept for the next chunk of the same type
+    /// on this thread: a kernel's steps then reuse a handful of allocations instead of
+    /// calling the allocator for every step of every chunk.
+    static SPARE: std::cell::RefCell<Vec<Vals>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Most chunks kept per thread (a few programs' worth of registers).
+const SPARE_MAX: usize = 32;
+
+/// An empty chunk of `dtype`'s compute type with room for `cap` values, reusing a
+/// recycled allocation of that type when there is one.
+pub fn chunk(dtype: DType, cap: usize) -> Vals {
+    let want = Vals::with_capacity(dtype, 0);
+    let found = SPARE.with(|s| {
+        let mut s = s.borrow_mut();
+        let i = s
+            .iter()
+            .position(|v| std::mem::discriminant(v) == std::mem::discriminant(&want))?;
+        Some(s.swap_remove(i))
+    });
+    match found {
+        Some(mut v) => {
+            v.clear_reserve(cap);
+            v
+        }
+        None => Vals::with_capacity(dtype, cap),
+    }
+}
+
+/// Keeps a chunk's allocation for [`chunk`] (its values are discarded).
+pub fn recycle(v: Vals) {
+    if v.capacity() >= 1024 {
+        SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARE_MAX {
+                s.push(v);
+            }
+        });
+    }
+}
+
+/// A copy of `v` in a recycled allocation.
+pub fn duplicate(v: &Vals) -> Vals {
+    macro_rules! dup {
+        ($x:expr, $variant:ident, $dt:expr) => {{
+            let Vals::$variant(mut out) = chunk($dt, $x.len()) else {
+                unreachable!("chunk returns the asked type")
+            };
+            out.extend_from_slice($x);
+            Vals::$variant(out)
+        }};
+    }
+    match v {
+        Vals::Bool(x) => dup!(x, Bool, DType::Bool),
+        Vals::U8(x) => dup!(x, U8, DType::U8),
+        Vals::I32(x) => dup!(x, I32, DType::I32),
+        Vals::I64(x) => dup!(x, I64, DType::I64),
+        Vals::F32(x) => dup!(x, F32, DType::F32),
+        Vals::F64(x) => dup!(x, F64, DType::F64),
     }
 }
 
@@ -315,17 +420,30 @@ macro_rules! int_binary {
 }
 
 fn compare<T: PartialOrd + Copy>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {
+    let Vals::Bool(mut out) = chunk(DType::Bool, a.len()) else {
+        unreachable!("chunk returns the asked type")
+    };
     if b.len() == 1 && a.len() != 1 {
-        return compare(op, a, &vec![b[0]; a.len()]);
+        let y = b[0];
+        let it = a.iter();
+        match op {
+            BinaryOp::Eq => out.extend(it.map(|&x| x == y)),
+            BinaryOp::Ne => out.extend(it.map(|&x| x != y)),
+            BinaryOp::Lt => out.extend(it.map(|&x| x < y)),
+            BinaryOp::Le => out.extend(it.map(|&x| x <= y)),
+            _ => unreachable!("only comparisons reach here"),
+        }
+        return out;
     }
     let z = a.iter().zip(b);
     match op {
-        BinaryOp::Eq => z.map(|(x, y)| x == y).collect(),
-        BinaryOp::Ne => z.map(|(x, y)| x != y).collect(),
-        BinaryOp::Lt => z.map(|(x, y)| x < y).collect(),
-        BinaryOp::Le => z.map(|(x, y)| x <= y).collect(),
+        BinaryOp::Eq => out.extend(z.map(|(x, y)| x == y)),
+        BinaryOp::Ne => out.extend(z.map(|(x, y)| x != y)),
+        BinaryOp::Lt => out.extend(z.map(|(x, y)| x < y)),
+        BinaryOp::Le => out.extend(z.map(|(x, y)| x <= y)),
         _ => unreachable!("only comparisons reach here"),
     }
+    out
 }
 
 /// Applies a binary op; both chunks have the same compute type. Either may
@@ -337,7 +455,7 @@ pub fn binary(op: BinaryOp, a: Vals, b: Vals) -> Vals {
         a
     };
     if op.is_comparison() {
-        return Vals::Bool(match (&a, &b) {
+        let out = Vals::Bool(match (&a, &b) {
             (Vals::Bool(x), Vals::Bool(y)) => compare(op, x, y),
             (Vals::U8(x), Vals::U8(y)) => compare(op, x, y),
             (Vals::I32(x), Vals::I32(y)) => compare(op, x, y),
@@ -346,6 +464,9 @@ pub fn binary(op: BinaryOp, a: Vals, b: Vals) -> Vals {
             (Vals::F64(x), Vals::F64(y)) => compare(op, x, y),
             _ => unreachable!("operand types are equal by construction"),
         });
+        recycle(a);
+        recycle(b);
+        return out;
     }
     let mut a = a;
     match (&mut a, &b) {
@@ -362,6 +483,7 @@ pub fn binary(op: BinaryOp, a: Vals, b: Vals) -> Vals {
         },
         _ => unreachable!("operand types are equal by construction"),
     }
+    recycle(b);
     a
 }
 
@@ -389,6 +511,8 @@ pub fn select(cond: Vals, a: Vals, b: Vals) -> Vals {
         (Vals::F64(x), Vals::F64(y)) => pick(&c, x, y),
         _ => unreachable!("branch types are equal by construction"),
     }
+    recycle(Vals::Bool(c));
+    recycle(b);
     a
 }
 
@@ -396,28 +520,29 @@ pub fn select(cond: Vals, a: Vals, b: Vals) -> Vals {
 /// casting to f16/bf16 rounds to that precision.
 pub fn cast(v: Vals, to: DType) -> Vals {
     macro_rules! conv {
-        ($src:expr) => {
-            match to.compute() {
-                DType::Bool => Vals::Bool($src.iter().map(|&x| x as f64 != 0.0).collect()),
-                DType::U8 => Vals::U8($src.iter().map(|&x| x as u8).collect()),
-                DType::I32 => Vals::I32($src.iter().map(|&x| x as i32).collect()),
-                DType::I64 => Vals::I64($src.iter().map(|&x| x as i64).collect()),
-                DType::F64 => Vals::F64($src.iter().map(|&x| x as f64).collect()),
-                _ => Vals::F32($src.iter().map(|&x| x as f32).collect()),
+        ($src:expr, $as_num:expr) => {{
+            let mut out = chunk(to, $src.len());
+            let src = $src.iter().map($as_num);
+            match &mut out {
+                Vals::Bool(o) => o.extend(src.map(|x| x as f64 != 0.0)),
+                Vals::U8(o) => o.extend(src.map(|x| x as u8)),
+                Vals::I32(o) => o.extend(src.map(|x| x as i32)),
+                Vals::I64(o) => o.extend(src.map(|x| x as i64)),
+                Vals::F64(o) => o.extend(src.map(|x| x as f64)),
+                Vals::F32(o) => o.extend(src.map(|x| x as f32)),
             }
-        };
+            out
+        }};
     }
     let out = match &v {
-        Vals::Bool(x) => {
-            let bytes: Vec<u8> = x.iter().map(|&b| b as u8).collect();
-            conv!(bytes)
-        }
-        Vals::U8(x) => conv!(x),
-        Vals::I32(x) => conv!(x),
-        Vals::I64(x) => conv!(x),
-        Vals::F32(x) => conv!(x),
-        Vals::F64(x) => conv!(x),
+        Vals::Bool(x) => conv!(x, |&b| b as u8),
+        Vals::U8(x) => conv!(x, |&x| x),
+        Vals::I32(x) => conv!(x, |&x| x),
+        Vals::I64(x) => conv!(x, |&x| x),
+        Vals::F32(x) => conv!(x, |&x| x),
+        Vals::F64(x) => conv!(x, |&x| x),
     };
+    recycle(v);
     match (to, out) {
         (DType::F16, Vals::F32(mut x)) => {
             x.iter_mut().for_each(|y| *y = f16::from_f32(*y).to_f32());
