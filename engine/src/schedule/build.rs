@@ -95,9 +95,10 @@ fn expensive(e: &Expr) -> bool {
     ops.len() > 3 || loads.len() > 3
 }
 
-/// A couple of ops over at most two buffers (a bias add, a ReLU): when several kernels
-/// read it, each recomputes it from its inputs instead of writing it to a buffer and
-/// reading that back (a full pass over memory for a few instructions).
+/// At most four ops over at most two streamed buffers, no padding (a bias add and a ReLU,
+/// a comparison): when several kernels read it, each recomputes it from its inputs
+/// instead of writing it to a buffer and reading that back (a full pass over memory for a
+/// few instructions).
 fn cheap(e: &Expr) -> bool {
     /// Buffers read other than as one broadcast value (a constant costs no memory traffic).
     fn streamed(e: &Expr, out: &mut Vec<Slot>) {
