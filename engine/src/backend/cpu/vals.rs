@@ -17,59 +17,37 @@ pub enum Vals {
     F64(Vec<f64>),
 }
 
+/// Runs `$body` with `$v` bound to the inner `Vec` of a [`Vals`], whatever its type.
+macro_rules! with_vals {
+    ($vals:expr, $v:ident => $body:expr) => {
+        match $vals {
+            Vals::Bool($v) => $body,
+            Vals::U8($v) => $body,
+            Vals::I32($v) => $body,
+            Vals::I64($v) => $body,
+            Vals::F32($v) => $body,
+            Vals::F64($v) => $body,
+        }
+    };
+}
+
 impl Vals {
     /// Number of values.
     pub fn len(&self) -> usize {
-        match self {
-            Vals::Bool(v) => v.len(),
-            Vals::U8(v) => v.len(),
-            Vals::I32(v) => v.len(),
-            Vals::I64(v) => v.len(),
-            Vals::F32(v) => v.len(),
-            Vals::F64(v) => v.len(),
-        }
+        with_vals!(self, v => v.len())
     }
 
     /// Room for values without reallocating.
     pub fn capacity(&self) -> usize {
-        match self {
-            Vals::Bool(v) => v.capacity(),
-            Vals::U8(v) => v.capacity(),
-            Vals::I32(v) => v.capacity(),
-            Vals::I64(v) => v.capacity(),
-            Vals::F32(v) => v.capacity(),
-            Vals::F64(v) => v.capacity(),
-        }
+        with_vals!(self, v => v.capacity())
     }
 
     /// Empties the chunk and makes room for `cap` values.
     fn clear_reserve(&mut self, cap: usize) {
-        match self {
-            Vals::Bool(v) => {
-                v.clear();
-                v.reserve(cap)
-            }
-            Vals::U8(v) => {
-                v.clear();
-                v.reserve(cap)
-            }
-            Vals::I32(v) => {
-                v.clear();
-                v.reserve(cap)
-            }
-            Vals::I64(v) => {
-                v.clear();
-                v.reserve(cap)
-            }
-            Vals::F32(v) => {
-                v.clear();
-                v.reserve(cap)
-            }
-            Vals::F64(v) => {
-                v.clear();
-                v.reserve(cap)
-            }
-        }
+        with_vals!(self, v => {
+            v.clear();
+            v.reserve(cap)
+        })
     }
 
     /// A single value repeated to `n` values (other chunks are returned as they are).
