@@ -13,11 +13,23 @@ need_cargo
 say "build: cargo build --release --workspace"
 cargo build --release --workspace
 
-# The kernelspec goes into the venv (its Jupyter finds it) and the user's Jupyter dir
-# (any other Jupyter of this user finds it). No Python is involved in installing it.
+# The binaries go on PATH: /usr/local/bin as root, else ~/.local/bin. They keep using
+# this checkout's engine/ (compiled in), so run this again after pulling changes.
+if [ "$(id -u)" = 0 ]; then BIN_DIR=/usr/local/bin; else BIN_DIR="$HOME/.local/bin"; fi
+say "install born-repl and born-kernel into $BIN_DIR"
+mkdir -p "$BIN_DIR"
+install -m 755 target/release/born-repl target/release/born-kernel "$BIN_DIR/"
+case ":$PATH:" in
+  *":$BIN_DIR:"*) ;;
+  *) say "note: $BIN_DIR is not on PATH; add it there to start born-repl by name" ;;
+esac
+
+# The kernelspec (pointing at the installed born-kernel) goes into the venv (its Jupyter
+# finds it) and the user's Jupyter dir (any other Jupyter of this user finds it). No
+# Python is involved in installing it.
 say "register the Born kernel"
-target/release/born-kernel install --prefix "$VENV"
-target/release/born-kernel install --user
+"$BIN_DIR/born-kernel" install --prefix "$VENV"
+"$BIN_DIR/born-kernel" install --user
 
 # The main job lives in its own script so a later issue can swap it (the MNIST notebook)
 # without touching the setup steps.
