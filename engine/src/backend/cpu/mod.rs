@@ -2,6 +2,7 @@
 //! (reached through [`Parallel`], never threads of its own: see `runtime`).
 
 mod eval;
+mod jit;
 mod matmul;
 mod misc;
 mod reduce;
@@ -87,6 +88,9 @@ fn run_kernel(
 ) -> Result<()> {
     match op {
         KernelOp::Elementwise(expr) => {
+            if jit::run(expr, bufs, out, par) {
+                return Ok(());
+            }
             let program = eval::Program::compile(expr);
             let n = out.len();
             crate::with_host!(out, o => {

@@ -1,0 +1,246 @@
+//! Compiled kernels against the interpreter, bit for bit.
+
+use super::*;
+use crate::backend::cpu::eval::Program;
+use crate::backend::cpu::vals::Vals;
+use crate::backend::Serial;
+use crate::dtype::DType;
+use crate::ops::{BinaryOp, UnaryOp, View};
+
+fn load(slot: usize, shape: &[usize], strides: &[isize], offset: isize, dtype: DType) -> Expr {
+    Expr::Load {
+        slot,
+        view: View {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            offset,
+        },
+        dtype,
+    }
+}
+
+fn bin(op: BinaryOp, x: Expr, y: Expr) -> Expr {
+    let dt = if op.is_comparison() { DType::Bool } else { x.dtype() };
+    Expr::Binary(op, Box::new(x), Box::new(y), dt)
+}
+
+/// Values with the awkward cases (signed zeros, NaN, infinities, ties) among ordinary ones.
+fn floats(n: usize, seed: u32) -> Vec<f32> {
+    const SPECIAL: [f32; 9] = [
+        0.0,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        0.5,
+        -2.5,
+        1.0,
+        3.0,
+    ];
+    let mut s = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..n)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            if i % 7 == 3 {
+                SPECIAL[(s % 9) as usize]
+            } else {
+                (s % 2001) as f32 / 250.0 - 4.0
+            }
+        })
+        .collect()
+}
+
+/// Runs `e` compiled (it must be covered) and interpreted; asserts the same bits.
+fn check(e: &Expr, bufs: &[HostBuffer], out: DType, threads: &dyn Parallel) {
+    let refs: Vec<&HostBuffer> = bufs.iter().collect();
+    let n = match e {
+        Expr::Load { view, .. } => view.numel(),
+        _ => first_numel(e),
+    };
+    let mut compiled = HostBuffer::zeros(out, n);
+    assert!(run(e, &refs, &mut compiled, threads), "not compiled: {e:?}");
+    let want = Program::compile(e).run(&refs, 0, n);
+    let want = crate::backend::cpu::vals::cast(want, out);
+    match (&compiled, &want) {
+        (HostBuffer::F32(a), Vals::F32(b)) => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                    "element {i}: {x} vs {y} in {e:?}"
+                );
+            }
+        }
+        (HostBuffer::Bool(a), Vals::Bool(b)) => assert_eq!(a, b, "{e:?}"),
+        other => panic!("unexpected pair {other:?}"),
+    }
+}
+
+fn first_numel(e: &Expr) -> usize {
+    match e {
+        Expr::Load { view, .. } | Expr::PadLoad { view, .. } => view.numel(),
+        Expr::Unary(_, x) | Expr::Cast(x, _) => first_numel(x),
+        Expr::Binary(_, x, ..) => first_numel(x),
+        Expr::Where(c, ..) => first_numel(c),
+    }
+}
+
+/// A pool of two threads for the tests that split work.
+struct Two;
+impl Parallel for Two {
+    fn threads(&self) -> usize {
+        2
+    }
+    fn run(&self, n: usize, f: &(dyn Fn(usize) + Sync)) {
+        std::thread::scope(|s| {
+            let f = &f;
+            let a = s.spawn(move || (0..n).step_by(2).for_each(f));
+            (1..n).step_by(2).for_each(f);
+            a.join().expect("worker");
+        })
+    }
+}
+
+#[test]
+fn every_unary_op_matches_the_interpreter() {
+    let x = HostBuffer::F32(floats(5000, 1));
+    use UnaryOp::*;
+    for op in [
+        Neg, Abs, Sign, Floor, Ceil, Round, Exp, Log, Log1p, Sqrt, Recip, Sin, Cos, Tanh, Erf,
+    ] {
+        let e = Expr::Unary(op, Box::new(load(0, &[5000], &[1], 0, DType::F32)));
+        check(&e, std::slice::from_ref(&x), DType::F32, &Serial);
+    }
+}
+
+#[test]
+fn every_binary_op_matches_the_interpreter_with_nans_and_signed_zeros() {
+    let bufs = [HostBuffer::F32(floats(4800, 2)), HostBuffer::F32(floats(4800, 3))];
+    use BinaryOp::*;
+    for op in [Add, Sub, Mul, Div, Rem, Pow, Max, Min] {
+        let e = bin(
+            op,
+            load(0, &[4800], &[1], 0, DType::F32),
+            load(1, &[4800], &[1], 0, DType::F32),
+        );
+        check(&e, &bufs, DType::F32, &Serial);
+    }
+    for op in [Eq, Ne, Lt, Le] {
+        let e = bin(
+            op,
+            load(0, &[4800], &[1], 0, DType::F32),
+            load(1, &[4800], &[1], 0, DType::F32),
+        );
+        check(&e, &bufs, DType::Bool, &Serial);
+    }
+}
+
+#[test]
+fn bool_ops_selects_and_casts_match_the_interpreter() {
+    let n = 6000;
+    let bools = |k: usize| HostBuffer::Bool((0..n).map(|i| (i * k + i / 3) % 5 < 2).collect());
+    let bufs = [bools(3), bools(7), HostBuffer::F32(floats(n, 4))];
+    let b = |s| load(s, &[n], &[1], 0, DType::Bool);
+    let f = || load(2, &[n], &[1], 0, DType::F32);
+    use BinaryOp::*;
+    for op in [And, Or, Xor, Min, Max, Mul, Add, Eq, Ne, Lt, Le] {
+        let e = Expr::Binary(op, Box::new(b(0)), Box::new(b(1)), DType::Bool);
+        check(&e, &bufs, DType::Bool, &Serial);
+    }
+    let not = Expr::Unary(UnaryOp::Not, Box::new(b(0)));
+    check(&not, &bufs, DType::Bool, &Serial);
+    // where(a, x, 2x) and the casts both ways, stored as f32 and as bool.
+    let twice = bin(Mul, f(), f());
+    let sel = Expr::Where(Box::new(b(0)), Box::new(f()), Box::new(twice));
+    check(&sel, &bufs, DType::F32, &Serial);
+    let as_f = Expr::Cast(Box::new(b(1)), DType::F32);
+    check(&bin(Add, as_f, f()), &bufs, DType::F32, &Serial);
+    check(&Expr::Cast(Box::new(f()), DType::Bool), &bufs, DType::Bool, &Serial);
+    check(&f(), &bufs, DType::Bool, &Serial);
+}
+
+#[test]
+fn a_pooling_window_over_strided_views_matches_the_interpreter() {
+    // max over 2x2 windows of relu(x + bias), x channel-major [c, n, 26, 26] read as [n, c, 13, 13].
+    let (n, c) = (8, 6);
+    let x = HostBuffer::F32(floats(c * n * 26 * 26, 5));
+    let bias = HostBuffer::F32(floats(c, 6));
+    let zero = HostBuffer::F32(vec![0.0]);
+    let shape = [n, c, 13, 13];
+    let win = |off| {
+        let v = load(0, &shape, &[676, (n * 676) as isize, 52, 2], off, DType::F32);
+        let b = load(1, &shape, &[0, 1, 0, 0], 0, DType::F32);
+        bin(
+            BinaryOp::Max,
+            bin(BinaryOp::Add, v, b),
+            load(2, &shape, &[0, 0, 0, 0], 0, DType::F32),
+        )
+    };
+    let e = [1, 26, 27]
+        .into_iter()
+        .fold(win(0), |m, off| bin(BinaryOp::Max, m, win(off)));
+    check(&e, &[x, bias, zero], DType::F32, &Two);
+}
+
+#[test]
+fn views_of_one_linear_index_through_different_shapes_match_the_interpreter() {
+    // The pooling gradient: a [n, c, 13, 2, 13, 2] broadcast of the pooled gradient times a
+    // mask read flat, plus the activation read as [n, c, 676] channel-major.
+    let (n, c) = (4, 8);
+    let total = n * c * 676;
+    let g = HostBuffer::F32(floats(n * c * 169, 7));
+    let mask = HostBuffer::Bool((0..total).map(|i| i % 3 == 0).collect());
+    let x = HostBuffer::F32(floats(total, 8));
+    let grad = load(
+        0,
+        &[n, c, 13, 2, 13, 2],
+        &[169, (n * 169) as isize, 13, 0, 1, 0],
+        0,
+        DType::F32,
+    );
+    let m = Expr::Cast(Box::new(load(1, &[total], &[1], 0, DType::Bool)), DType::F32);
+    let act = load(2, &[n, c, 676], &[676, (n * 676) as isize, 1], 0, DType::F32);
+    let positive = Expr::Cast(
+        Box::new(bin(BinaryOp::Lt, load(3, &[total], &[0], 0, DType::F32), act)),
+        DType::F32,
+    );
+    let e = bin(BinaryOp::Mul, bin(BinaryOp::Mul, grad, m), positive);
+    check(&e, &[g, mask, x, HostBuffer::F32(vec![0.0])], DType::F32, &Two);
+}
+
+#[test]
+fn kernels_outside_the_compiled_set_are_left_to_the_interpreter() {
+    let ints = [HostBuffer::I64((0..5000).collect())];
+    let refs: Vec<&HostBuffer> = ints.iter().collect();
+    let e = load(0, &[5000], &[1], 0, DType::I64);
+    let mut out = HostBuffer::zeros(DType::I64, 5000);
+    assert!(!run(&e, &refs, &mut out, &Serial));
+}
+
+#[test]
+fn one_signature_compiles_once_for_any_offset() {
+    let x = [HostBuffer::F32(floats(20000, 9))];
+    let refs: Vec<&HostBuffer> = x.iter().collect();
+    let at = |off| Expr::Unary(UnaryOp::Neg, Box::new(load(0, &[4099, 3], &[3, 1], off, DType::F32)));
+    let a = plan::lower(&at(0), DType::F32).expect("covered");
+    let b = plan::lower(&at(5), DType::F32).expect("covered");
+    assert_eq!(a.sig, b.sig);
+    let mut out = HostBuffer::zeros(DType::F32, 4099 * 3);
+    assert!(run(&at(5), &refs, &mut out, &Serial));
+    let HostBuffer::F32(o) = out else { unreachable!() };
+    let HostBuffer::F32(src) = &x[0] else { unreachable!() };
+    assert_eq!(o[0].to_bits(), (-src[5]).to_bits());
+}
+
+#[test]
+fn a_pooling_mask_stored_as_bool_over_rows_of_two_matches_the_interpreter() {
+    // (x == broadcast(max of its window)) for [n, c, 13, 2, 13, 2] windows, stored as bool.
+    let (n, c) = (4, 5);
+    let x = HostBuffer::F32(floats(n * c * 676, 10).iter().map(|v| v.round()).collect());
+    let m = HostBuffer::F32(floats(n * c * 169, 11).iter().map(|v| v.round()).collect());
+    let shape = [n, c, 13, 2, 13, 2];
+    let xs = load(0, &shape, &[676, (n * 676) as isize, 52, 26, 2, 1], 0, DType::F32);
+    let ms = load(1, &shape, &[(c * 169) as isize, 169, 13, 0, 1, 0], 0, DType::F32);
+    check(&bin(BinaryOp::Eq, xs, ms), &[x, m], DType::Bool, &Two);
+}
