@@ -236,7 +236,7 @@ fn gather_padded<T: Copy, U: Copy>(
 
 /// `acc[i] += padded[start + i]` with zero padding: col2im's sum of shifted windows adds
 /// each window's interior into one chunk, never writing (or adding) the zeros around it.
-fn add_padded<T: Copy, U: Copy + std::ops::AddAssign>(
+fn add_padded<T: Copy, U: Copy + std::ops::AddAssign + Default>(
     data: &[T],
     view: &View,
     pads: &[(usize, usize)],
@@ -244,6 +244,8 @@ fn add_padded<T: Copy, U: Copy + std::ops::AddAssign>(
     conv: impl Fn(T) -> U,
     acc: &mut [U],
 ) {
+    // Adding the padding's zeros still matters for one value: -0 + 0 is +0.
+    let zero = U::default();
     let len = acc.len();
     if view.shape.is_empty() || len == 0 {
         let mut vals = Vec::with_capacity(len);
@@ -254,13 +256,19 @@ fn add_padded<T: Copy, U: Copy + std::ops::AddAssign>(
     let dst = acc.as_mut_ptr();
     // SAFETY: interior positions from `padded_rows`; writes inside `acc`.
     unsafe {
-        padded_rows(data, view, pads, start, len, |o, _run, inner| {
-            if let Some((skip, p, n, step)) = inner {
-                let di = dst.add(o + skip);
-                if step == 1 {
-                    (0..n).for_each(|j| *di.add(j) += conv(*p.add(j)));
-                } else {
-                    (0..n).for_each(|j| *di.add(j) += conv(*p.offset(j as isize * step)));
+        padded_rows(data, view, pads, start, len, |o, run, inner| {
+            let d = dst.add(o);
+            match inner {
+                None => (0..run).for_each(|j| *d.add(j) += zero),
+                Some((skip, p, n, step)) => {
+                    (0..skip).for_each(|j| *d.add(j) += zero);
+                    let di = d.add(skip);
+                    if step == 1 {
+                        (0..n).for_each(|j| *di.add(j) += conv(*p.add(j)));
+                    } else {
+                        (0..n).for_each(|j| *di.add(j) += conv(*p.offset(j as isize * step)));
+                    }
+                    (skip + n..run).for_each(|j| *d.add(j) += zero);
                 }
             }
         });

@@ -22,6 +22,11 @@ const I4: Type = types::I32X4;
 /// Elements per vector step.
 const LANES: usize = 4;
 
+/// A lane's position relative to the innermost loop's: steps along its dim, and the
+/// index along the dim of two inside it (rows of two only).
+#[derive(Clone, Copy)]
+struct Lane(i64, i64);
+
 /// A loop state as block arguments: index, load addresses, output address.
 fn state(i: Value, ptrs: &[Value], o: Value) -> Vec<BlockArg> {
     std::iter::once(i)
@@ -31,9 +36,12 @@ fn state(i: Value, ptrs: &[Value], o: Value) -> Vec<BlockArg> {
         .collect()
 }
 
-/// `entry(pointers, out, count)`: `pointers` holds each load's address at the start,
-/// `out` the output's, and `count` is the extent of the call dim (see [`Signature::inner`]).
-pub type Entry = unsafe extern "C" fn(*const *const u8, *mut u8, usize);
+/// `entry(pointers, out, count, index)`: `pointers` holds each load's address at the
+/// start (for a padded read, where position 0 of the padded index would be), then each
+/// load's first element (an address always safe to read); `out` is the output's address,
+/// `count` the extent of the call dim (see [`Signature::inner`]) and `index` the
+/// multi-index of the start over the dims up to the call dim.
+pub type Entry = unsafe extern "C" fn(*const usize, *mut u8, usize, *const usize);
 
 /// A compiled kernel; owns its code.
 pub struct Compiled {
@@ -67,23 +75,44 @@ pub fn compile(sig: &Signature) -> Result<Compiled, String> {
     let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
     let ptr = module.target_config().pointer_type();
     let mut ctx = module.make_context();
-    ctx.func.signature.params.extend([AbiParam::new(ptr); 3]);
+    ctx.func.signature.params.extend([AbiParam::new(ptr); 4]);
     let mut fctx = FunctionBuilderContext::new();
     {
         let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
-        let (table, out, count) = {
+        let (table, out, count, index) = {
             let p = b.block_params(entry);
-            (p[0], p[1], p[2])
+            (p[0], p[1], p[2], p[3])
         };
-        let bases: Vec<Value> = (0..sig.loads.len())
-            .map(|l| b.ins().load(ptr, MemFlagsData::trusted(), table, (l * 8) as i32))
+        let n = sig.loads.len();
+        let word = |b: &mut FunctionBuilder, base: Value, k: usize| {
+            b.ins().load(ptr, MemFlagsData::trusted(), base, (k * 8) as i32)
+        };
+        let bases: Vec<Value> = (0..n).map(|l| word(&mut b, table, l)).collect();
+        let safe: Vec<Value> = (0..n).map(|l| word(&mut b, table, n + l)).collect();
+        let call_dim = sig.dims.len() - sig.inner - 1;
+        // The indices of the dims outside the loops, where a padded read needs them.
+        let padded = |d: usize| {
+            sig.loads
+                .iter()
+                .any(|l| l.pad.as_ref().is_some_and(|(p, _)| p[d].is_some()))
+        };
+        let idx: Vec<Option<Value>> = (0..sig.dims.len())
+            .map(|d| (d <= call_dim && padded(d)).then(|| word(&mut b, index, d)))
             .collect();
-        let mut g = Gen { sig, b, ptr, width: 1 };
-        let first = sig.dims.len() - sig.inner - 1;
-        g.level(first, count, bases, out);
+        let mut g = Gen {
+            sig,
+            b,
+            ptr,
+            width: 1,
+            safe,
+            idx,
+            call_dim,
+            first: None,
+        };
+        g.level(call_dim, count, bases, out);
         g.b.ins().return_(&[]);
         g.b.seal_all_blocks();
         g.b.finalize(module.target_config());
@@ -109,6 +138,15 @@ struct Gen<'a, 'f> {
     ptr: Type,
     /// Lanes the body being emitted computes (transcendental calls go lane by lane).
     width: usize,
+    /// Per load, an address inside its buffer (read instead of a padded position).
+    safe: Vec<Value>,
+    /// Per dim, its index at the current position where a padded read needs it: the
+    /// caller's for the dims outside the loops, the loop's for the others.
+    idx: Vec<Option<Value>>,
+    /// The dim whose extent comes from the call.
+    call_dim: usize,
+    /// The call dim's index at the start of the call (from the caller).
+    first: Option<Value>,
 }
 
 impl Gen<'_, '_> {
@@ -130,12 +168,33 @@ impl Gen<'_, '_> {
             return self.innermost(d, extent, starts, out, true);
         }
         let (head, i, ptrs, o) = self.loop_head(&starts, out);
+        self.track(d, i);
         self.level(d + 1, count, ptrs.clone(), o);
         let (next_i, next) = self.step(d, 1, i, &ptrs, o);
         let more = self.b.ins().icmp(IntCC::UnsignedLessThan, next_i, extent);
         let done = self.b.create_block();
         self.b.ins().brif(more, head, &next, done, &[]);
         self.b.switch_to_block(done);
+    }
+
+    /// Records dim `d`'s index as loop counter `i` (plus the start, for the call dim),
+    /// where a padded read needs it.
+    fn track(&mut self, d: usize, i: Value) {
+        if let Some(start) = self.idx[d].filter(|_| d == self.call_dim) {
+            // The caller's start index stays in the entry block's value; keep it apart.
+            self.first = Some(self.first.unwrap_or(start));
+        }
+        let padded = self
+            .sig
+            .loads
+            .iter()
+            .any(|l| l.pad.as_ref().is_some_and(|(p, _)| p[d].is_some()));
+        if padded {
+            self.idx[d] = Some(match (d == self.call_dim, self.first) {
+                (true, Some(start)) => self.b.ins().iadd(start, i),
+                _ => i,
+            });
+        }
     }
 
     /// A block taking (index, load addresses, output address), jumped to from here with
@@ -165,8 +224,8 @@ impl Gen<'_, '_> {
         let next_ptrs: Vec<Value> = ptrs
             .iter()
             .zip(&self.sig.loads)
-            .map(|(&p, (ty, strides))| {
-                let step = strides[d] * (ty.size() * by) as isize;
+            .map(|(&p, l)| {
+                let step = l.strides[d] * (l.ty.size() * by) as isize;
                 if step == 0 {
                     p
                 } else {
@@ -183,68 +242,131 @@ impl Gen<'_, '_> {
     /// With `pairs`, dim `d` is the one outside an innermost dim of two: a vector covers
     /// two steps of `d`, and the rest goes a row of two at a time.
     fn innermost(&mut self, d: usize, extent: Value, starts: Vec<Value>, out: Value, pairs: bool) {
-        let offsets = |ty: Ty, strides: &[isize], j: usize| -> i32 {
-            let elems = if pairs {
-                (j / 2) as isize * strides[d] + (j % 2) as isize * strides[d + 1]
-            } else {
-                j as isize * strides[d]
-            };
-            (elems * ty.size() as isize) as i32
-        };
-        // Loads that stay put across a vector are read once per pass, into all four lanes.
-        let held: Vec<Option<Value>> = self
-            .sig
-            .loads
-            .iter()
-            .zip(&starts)
-            .map(|((ty, strides), &p)| {
-                let still = (0..LANES).all(|j| offsets(*ty, strides, j) == 0);
-                still.then(|| self.load(*ty, p, &[0, 0, 0, 0]))
+        // Each lane's position relative to the loop's: (steps along d, index along d + 1).
+        let vector: Vec<Lane> = (0..LANES as i64)
+            .map(|j| if pairs { Lane(j / 2, j % 2) } else { Lane(j, 0) })
+            .collect();
+        // Unpadded loads that stay put across a vector are read once per pass, into all lanes.
+        let held: Vec<Option<Value>> = (0..starts.len())
+            .map(|l| {
+                let load = &self.sig.loads[l];
+                let still = load.pad.is_none() && vector.iter().all(|&lane| self.offset(l, d, pairs, lane) == 0);
+                still.then(|| self.load(load.ty, starts[l], &[0; LANES]))
             })
             .collect();
         let n = starts.len();
         let per_vector = if pairs { 2 } else { LANES };
         let (head, i, ptrs, o) = self.loop_head(&starts, out);
+        self.track(d, i);
         let (wide, tail) = (self.b.create_block(), self.b.create_block());
         let next_i = self.b.ins().iadd_imm_s(i, per_vector as i64);
         let fits = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, next_i, extent);
         self.b.ins().brif(fits, wide, &[], tail, &state(i, &ptrs, o));
         self.b.switch_to_block(wide);
-        let lanes: Vec<Vec<i32>> = self
-            .sig
-            .loads
-            .iter()
-            .map(|(ty, strides)| (0..LANES).map(|j| offsets(*ty, strides, j)).collect())
-            .collect();
-        let v = self.body(&ptrs, &held, Some(&lanes));
+        let v = self.body(&ptrs, &held, d, pairs, &vector);
         self.store(v, o, LANES);
         let (_, next) = self.step(d, per_vector, i, &ptrs, o);
         self.b.ins().jump(head, &next);
         // The rest one element (or one row of two) at a time.
         let (i, ptrs, o) = self.state_params(tail, n);
+        self.track(d, i);
         let (one, done) = (self.b.create_block(), self.b.create_block());
         let more = self.b.ins().icmp(IntCC::UnsignedLessThan, i, extent);
         self.b.ins().brif(more, one, &[], done, &[]);
         self.b.switch_to_block(one);
         for k in 0..if pairs { 2 } else { 1 } {
-            let at: Vec<Value> = ptrs
-                .iter()
-                .zip(&self.sig.loads)
-                .map(|(&p, (ty, strides))| {
-                    match k as isize * strides.get(d + 1).copied().unwrap_or(0) * ty.size() as isize {
-                        0 => p,
-                        off => self.b.ins().iadd_imm_s(p, off as i64),
-                    }
-                })
-                .collect();
-            let held_here: Vec<Option<Value>> = held.clone();
-            let v = self.body(&at, &held_here, None);
-            let o_k = self.b.ins().iadd_imm_s(o, (k * self.sig.out.size()) as i64);
+            let v = self.body(&ptrs, &held, d, pairs, &[Lane(0, k)]);
+            let o_k = self.b.ins().iadd_imm_s(o, k * self.sig.out.size() as i64);
             self.store(v, o_k, 1);
         }
         let (_, next) = self.step(d, 1, i, &ptrs, o);
         self.b.ins().jump(tail, &next);
         self.b.switch_to_block(done);
+    }
+
+    /// Bytes from load `l`'s address at the loop position to a lane's element.
+    fn offset(&self, l: usize, d: usize, pairs: bool, Lane(along, inner): Lane) -> i32 {
+        let load = &self.sig.loads[l];
+        let elems = along as isize * load.strides[d] + if pairs { inner as isize * load.strides[d + 1] } else { 0 };
+        (elems * load.ty.size() as isize) as i32
+    }
+
+    /// Load `l` at each lane: a plain read, or for a padded read one that takes the fill
+    /// value (and reads a safe address instead) where a lane's position is in the padding.
+    fn read(&mut self, l: usize, p: Value, d: usize, pairs: bool, lanes: &[Lane]) -> Value {
+        let offsets: Vec<i32> = lanes.iter().map(|&lane| self.offset(l, d, pairs, lane)).collect();
+        let load = self.sig.loads[l].clone();
+        let Some((pads, fill)) = &load.pad else {
+            return self.load(load.ty, p, &offsets);
+        };
+        // Inside along every padded dim but the lanes' own: `index - before < extent`.
+        let inside = |g: &mut Self, index: Value, (before, n): (usize, usize)| {
+            let rel = g.b.ins().iadd_imm_s(index, -(before as i64));
+            g.b.ins().icmp_imm_u(IntCC::UnsignedLessThan, rel, n as i64)
+        };
+        let mut outer: Option<Value> = None;
+        for (k, pad) in pads.iter().enumerate() {
+            let Some(pad) = *pad else { continue };
+            if k == d || (pairs && k == d + 1) {
+                continue;
+            }
+            let index = self.idx[k].expect("indices of padded dims are tracked");
+            let ok = inside(self, index, pad);
+            outer = Some(match outer {
+                Some(o) => self.b.ins().band(o, ok),
+                None => ok,
+            });
+        }
+        let mut v: Option<Value> = None;
+        for (j, (&Lane(along, inner), &off)) in lanes.iter().zip(&offsets).enumerate() {
+            let mut ok = outer;
+            let mut never = false;
+            if let Some(pad) = pads[d] {
+                let here = self.idx[d].expect("indices of padded dims are tracked");
+                let index = self.b.ins().iadd_imm_s(here, along);
+                let lane_ok = inside(self, index, pad);
+                ok = Some(ok.map_or(lane_ok, |o| self.b.ins().band(o, lane_ok)));
+            }
+            if let Some((before, n)) = pads.get(d + 1).copied().flatten().filter(|_| pairs) {
+                never = (inner as usize) < before || inner as usize >= before + n;
+            }
+            let fill_bits = self.b.ins().iconst(types::I32, *fill as i64);
+            let bits = if never {
+                fill_bits
+            } else {
+                let at = self.b.ins().iadd_imm_s(p, off as i64);
+                let addr = match ok {
+                    Some(ok) => self.b.ins().select(ok, at, self.safe[l]),
+                    None => at,
+                };
+                let x = match load.ty {
+                    Ty::F32 => self.b.ins().load(types::I32, MemFlagsData::trusted(), addr, 0),
+                    Ty::Bool => {
+                        let byte = self.b.ins().load(types::I8, MemFlagsData::trusted(), addr, 0);
+                        self.b.ins().uextend(types::I32, byte)
+                    }
+                };
+                match ok {
+                    Some(ok) => self.b.ins().select(ok, x, fill_bits),
+                    None => x,
+                }
+            };
+            let bits = if load.ty == Ty::Bool {
+                self.b.ins().ineg(bits)
+            } else {
+                bits
+            };
+            v = Some(match v {
+                None => self.b.ins().scalar_to_vector(I4, bits),
+                Some(v) => self.b.ins().insertlane(v, bits, j as u8),
+            });
+        }
+        let v = v.expect("at least one lane");
+        if load.ty == Ty::F32 {
+            self.bits(F4, v)
+        } else {
+            v
+        }
     }
 
     /// Reads lane `j` from `p + offsets[j]` (bytes): f32 as `F32X4`, bool as an `I32X4`
@@ -328,19 +450,15 @@ impl Gen<'_, '_> {
         self.b.ins().bitselect(mask, x, y)
     }
 
-    /// Every node at the current position (four positions with `lanes`: per load, the
-    /// byte offset of each lane); returns the result.
-    fn body(&mut self, ptrs: &[Value], held: &[Option<Value>], lanes: Option<&[Vec<i32>]>) -> Value {
-        self.width = if lanes.is_some() { LANES } else { 1 };
+    /// Every node at each lane's position (see [`Gen::innermost`]); returns the result.
+    fn body(&mut self, ptrs: &[Value], held: &[Option<Value>], d: usize, pairs: bool, lanes: &[Lane]) -> Value {
+        self.width = lanes.len();
         let mut vals: Vec<Value> = Vec::with_capacity(self.sig.nodes.len());
         for (node, ty) in &self.sig.nodes {
             let v = match *node {
                 Node::Load(l) => match held[l] {
                     Some(v) => v,
-                    None => match lanes {
-                        Some(offsets) => self.load(*ty, ptrs[l], &offsets[l]),
-                        None => self.load(*ty, ptrs[l], &[0]),
-                    },
+                    None => self.read(l, ptrs[l], d, pairs, lanes),
                 },
                 Node::Unary(op, x) => self.unary(op, *ty, vals[x]),
                 Node::Binary(op, x, y) => {

@@ -49,17 +49,23 @@ pub fn run(expr: &Expr, bufs: &[&HostBuffer], out: &mut HostBuffer, par: &dyn Pa
     let Some(kernel) = compiled(&plan.sig) else {
         return false;
     };
-    let mut bases = Vec::with_capacity(plan.sources.len());
-    for ((slot, view), (ty, _)) in plan.sources.iter().zip(&plan.sig.loads) {
-        let (ptr, len) = match (bufs[*slot], ty) {
+    // Per load its start address, then per load its first element (see `codegen::Entry`).
+    let n = plan.sources.len();
+    let mut table = vec![0usize; 2 * n];
+    for (l, (src, load)) in plan.sources.iter().zip(&plan.sig.loads).enumerate() {
+        let (ptr, len) = match (bufs[src.slot], load.ty) {
             (HostBuffer::F32(d), Ty::F32) => (d.as_ptr() as usize, d.len()),
             (HostBuffer::Bool(d), Ty::Bool) => (d.as_ptr() as usize, d.len()),
             _ => return false,
         };
-        // The compiled loops read without checks: every address a view reaches is checked here.
+        // The compiled loops read without checks: every address a view reaches is checked
+        // here (a padded read reaches only its interior).
+        let view = &src.view;
         let (lo, hi) = view.span().expect("kernels read at least one element");
         assert!(lo >= 0 && hi as usize <= len, "view {view:?} outside a buffer of {len}");
-        bases.push(ptr + view.offset as usize * ty.size());
+        let size = load.ty.size() as isize;
+        table[l] = ptr.wrapping_add_signed(src.start_offset() * size);
+        table[n + l] = ptr + view.offset as usize * size as usize;
     }
     let numel: usize = plan.sig.dims.iter().product();
     let base = match out {
@@ -69,7 +75,7 @@ pub fn run(expr: &Expr, bufs: &[&HostBuffer], out: &mut HostBuffer, par: &dyn Pa
     };
     // SAFETY: load addresses are within their buffers (checked above), the output holds
     // `numel` elements of the compiled type, and `&mut out` keeps it to this call.
-    unsafe { execute(&plan.sig, kernel.entry, &bases, base, par) };
+    unsafe { execute(&plan.sig, kernel.entry, &table, base, par) };
     true
 }
 
@@ -98,8 +104,10 @@ fn compiled(sig: &Signature) -> Option<Arc<Compiled>> {
 /// [`Signature::row`]) and call the code once per stretch along the call dim.
 ///
 /// # Safety
-/// `bases` and `out` must be valid for every address the signature's strides reach.
-unsafe fn execute(sig: &Signature, entry: Entry, bases: &[usize], out: usize, par: &dyn Parallel) {
+/// `table` (see `codegen::Entry`) and `out` must be valid for every address the
+/// signature reads or writes.
+unsafe fn execute(sig: &Signature, entry: Entry, table: &[usize], out: usize, par: &dyn Parallel) {
+    let n = sig.loads.len();
     let row = sig.row();
     let numel: usize = sig.dims.iter().product();
     let rows = numel / row;
@@ -113,24 +121,21 @@ unsafe fn execute(sig: &Signature, entry: Entry, bases: &[usize], out: usize, pa
     let out_row = row * sig.out.size();
     let task = |t: usize| {
         let (mut r, end) = (t * per, ((t + 1) * per).min(rows));
-        let mut ptrs = vec![0usize; bases.len()];
+        let mut ptrs = table.to_vec();
+        let mut index = vec![0usize; call_dim + 1];
         while r < end {
             let mut rest = r;
-            let mut at = 0;
-            ptrs.copy_from_slice(bases);
+            ptrs[..n].copy_from_slice(&table[..n]);
             for d in (0..=call_dim).rev() {
-                let i = rest % sig.dims[d];
+                index[d] = rest % sig.dims[d];
                 rest /= sig.dims[d];
-                if d == call_dim {
-                    at = i;
-                }
-                for (p, (ty, strides)) in ptrs.iter_mut().zip(&sig.loads) {
-                    *p = p.wrapping_add_signed(i as isize * strides[d] * ty.size() as isize);
+                for (p, load) in ptrs.iter_mut().zip(&sig.loads) {
+                    *p = p.wrapping_add_signed(index[d] as isize * load.strides[d] * load.ty.size() as isize);
                 }
             }
-            let run = (sig.dims[call_dim] - at).min(end - r);
+            let run = (sig.dims[call_dim] - index[call_dim]).min(end - r);
             // SAFETY: the caller's contract; rows `r..r + run` are this task's alone.
-            unsafe { entry(ptrs.as_ptr() as *const *const u8, (out + r * out_row) as *mut u8, run) };
+            unsafe { entry(ptrs.as_ptr(), (out + r * out_row) as *mut u8, run, index.as_ptr()) };
             r += run;
         }
     };

@@ -55,10 +55,7 @@ fn floats(n: usize, seed: u32) -> Vec<f32> {
 /// Runs `e` compiled (it must be covered) and interpreted; asserts the same bits.
 fn check(e: &Expr, bufs: &[HostBuffer], out: DType, threads: &dyn Parallel) {
     let refs: Vec<&HostBuffer> = bufs.iter().collect();
-    let n = match e {
-        Expr::Load { view, .. } => view.numel(),
-        _ => first_numel(e),
-    };
+    let n = first_numel(e);
     let mut compiled = HostBuffer::zeros(out, n);
     assert!(run(e, &refs, &mut compiled, threads), "not compiled: {e:?}");
     let want = Program::compile(e).run(&refs, 0, n);
@@ -79,7 +76,8 @@ fn check(e: &Expr, bufs: &[HostBuffer], out: DType, threads: &dyn Parallel) {
 
 fn first_numel(e: &Expr) -> usize {
     match e {
-        Expr::Load { view, .. } | Expr::PadLoad { view, .. } => view.numel(),
+        Expr::Load { view, .. } => view.numel(),
+        Expr::PadLoad { view, pads, .. } => view.shape.iter().zip(pads).map(|(&n, &(a, b))| n + a + b).product(),
         Expr::Unary(_, x) | Expr::Cast(x, _) => first_numel(x),
         Expr::Binary(_, x, ..) => first_numel(x),
         Expr::Where(c, ..) => first_numel(c),
@@ -243,4 +241,68 @@ fn a_pooling_mask_stored_as_bool_over_rows_of_two_matches_the_interpreter() {
     let xs = load(0, &shape, &[676, (n * 676) as isize, 52, 26, 2, 1], 0, DType::F32);
     let ms = load(1, &shape, &[(c * 169) as isize, 169, 13, 0, 1, 0], 0, DType::F32);
     check(&bin(BinaryOp::Eq, xs, ms), &[x, m], DType::Bool, &Two);
+}
+
+fn pad_load(slot: usize, shape: &[usize], strides: &[isize], pads: &[(usize, usize)], fill: f64, dtype: DType) -> Expr {
+    Expr::PadLoad {
+        slot,
+        view: View {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+            offset: 3,
+        },
+        dtype,
+        pads: pads.to_vec(),
+        fill: crate::dtype::Scalar::Float(fill),
+    }
+}
+
+#[test]
+fn sums_of_padded_windows_match_the_interpreter() {
+    // Shifted windows of [c, n, 11, 11] columns, each zero-padded to 13 x 13, summed
+    // (col2im's nine are left to the interpreter's block adds).
+    let (c, n) = (3, 16);
+    let cols = HostBuffer::F32(floats(9 * c * n * 121 + 3, 12));
+    let window = |k: usize| {
+        let (di, dj) = (k / 3, k % 3);
+        let mut e = pad_load(
+            0,
+            &[c, n, 11, 11],
+            &[(n * 121) as isize, 121, 11, 1],
+            &[(0, 0), (0, 0), (di, 2 - di), (dj, 2 - dj)],
+            0.0,
+            DType::F32,
+        );
+        if let Expr::PadLoad { view, .. } = &mut e {
+            view.offset += (k * c * n * 121) as isize;
+        }
+        e
+    };
+    check(&bin(BinaryOp::Add, window(4), window(8)), &[cols], DType::F32, &Two);
+    let nine = (1..9).fold(window(0), |acc, k| bin(BinaryOp::Add, acc, window(k)));
+    assert!(plan::lower(&nine, DType::F32).is_none());
+}
+
+#[test]
+fn padded_reads_with_fills_in_rows_of_two_and_bools_match_the_interpreter() {
+    let x = HostBuffer::F32(floats(60 * 7 * 9 + 3, 13));
+    let b = HostBuffer::Bool((0..60 * 7 * 9 + 3).map(|i| i % 4 == 1).collect());
+    // [60, 7, 9] padded to [62, 8, 12]: fill 1.5; then the same padded to rows of two.
+    let px = pad_load(0, &[60, 7, 9], &[63, 9, 1], &[(1, 1), (0, 1), (2, 1)], 1.5, DType::F32);
+    let pb = pad_load(1, &[60, 7, 9], &[63, 9, 1], &[(1, 1), (0, 1), (2, 1)], 1.0, DType::Bool);
+    let e = Expr::Where(
+        Box::new(pb),
+        Box::new(px.clone()),
+        Box::new(Expr::Unary(UnaryOp::Neg, Box::new(px))),
+    );
+    check(&e, &[x.clone(), b], DType::F32, &Serial);
+    let pairs = pad_load(
+        0,
+        &[60, 7, 9, 1],
+        &[63, 9, 1, 0],
+        &[(1, 1), (0, 1), (0, 0), (1, 0)],
+        -2.0,
+        DType::F32,
+    );
+    check(&Expr::Unary(UnaryOp::Abs, Box::new(pairs)), &[x], DType::F32, &Serial);
 }
