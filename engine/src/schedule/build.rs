@@ -96,15 +96,23 @@ fn expensive(e: &Expr) -> bool {
 }
 
 /// At most four ops over at most two streamed buffers, no padding (a bias add and a ReLU,
-/// a comparison): when several kernels read it, each recomputes it from its inputs
-/// instead of writing it to a buffer and reading that back (a full pass over memory for a
-/// few instructions).
+/// a comparison, a pooling mask): when several kernels read it, each recomputes it from
+/// its inputs instead of writing it to a buffer and reading that back (a full pass over
+/// memory for a few instructions).
 fn cheap(e: &Expr) -> bool {
-    /// Buffers read other than as one broadcast value (a constant costs no memory traffic).
+    /// Buffers read other than as a few values spread wide (a constant, a bias over a
+    /// batch of images: they stay in cache and cost no memory traffic).
     fn streamed(e: &Expr, out: &mut Vec<Slot>) {
         match e {
             Expr::Load { slot, view, .. } | Expr::PadLoad { slot, view, .. } => {
-                if !view.is_broadcast_scalar() {
+                let distinct: usize = view
+                    .shape
+                    .iter()
+                    .zip(&view.strides)
+                    .filter(|&(_, &s)| s != 0)
+                    .map(|(&n, _)| n)
+                    .product();
+                if distinct * 8 > view.numel() {
                     out.push(*slot)
                 }
             }
