@@ -63,9 +63,15 @@ impl Tensor {
     /// scatter and no reordering copy.
     fn tiles(&self, k: Pair, out: Pair) -> Result<Tensor> {
         let [n, c] = [self.shape()[0], self.shape()[1]];
-        self.try_narrow(2, 0, out.0 * k.0)?
-            .try_narrow(3, 0, out.1 * k.1)?
-            .try_reshape([n, c, out.0, k.0, out.1, k.1])
+        // One slice for both dims, so the gradient is one pad (two would need a kernel
+        // between them: a pad cannot read through another).
+        let spec = vec![(0, 1, n), (0, 1, c), (0, 1, out.0 * k.0), (0, 1, out.1 * k.1)];
+        let cropped = if self.shape()[2..] == [out.0 * k.0, out.1 * k.1] {
+            self.clone()
+        } else {
+            self.view_op(ViewOp::Slice(spec))?
+        };
+        cropped.try_reshape([n, c, out.0, k.0, out.1, k.1])
     }
 
     /// 2-D convolution, PyTorch semantics: input `[N, C, H, W]`, weight `[O, C/groups, KH, KW]`.
