@@ -100,37 +100,22 @@ fn expensive(e: &Expr) -> bool {
 /// its inputs instead of writing it to a buffer and reading that back (a full pass over
 /// memory for a few instructions).
 fn cheap(e: &Expr) -> bool {
-    /// Buffers read other than as a few values spread wide (a constant, a bias over a
-    /// batch of images: they stay in cache and cost no memory traffic).
-    fn streamed(e: &Expr, out: &mut Vec<Slot>) {
-        match e {
-            Expr::Load { slot, view, .. } | Expr::PadLoad { slot, view, .. } => {
-                let distinct: usize = view
-                    .shape
-                    .iter()
-                    .zip(&view.strides)
-                    .filter(|&(_, &s)| s != 0)
-                    .map(|(&n, _)| n)
-                    .product();
-                if distinct * 8 > view.numel() {
-                    out.push(*slot)
-                }
-            }
-            Expr::Unary(_, x) | Expr::Cast(x, _) => streamed(x, out),
-            Expr::Binary(_, x, y, _) => {
-                streamed(x, out);
-                streamed(y, out);
-            }
-            Expr::Where(c, x, y) => {
-                streamed(c, out);
-                streamed(x, out);
-                streamed(y, out);
-            }
-        }
-    }
     let (mut ops, mut loads) = (Vec::new(), Vec::new());
     e.op_names(&mut ops);
-    streamed(e, &mut loads);
+    // Streamed: read other than as a few values spread wide (a constant, a bias over a
+    // batch of images: they stay in cache and cost no memory traffic).
+    e.reads(&mut |slot, view| {
+        let distinct: usize = view
+            .shape
+            .iter()
+            .zip(&view.strides)
+            .filter(|&(_, &s)| s != 0)
+            .map(|(&n, _)| n)
+            .product();
+        if distinct * 8 > view.numel() {
+            loads.push(slot)
+        }
+    });
     loads.sort_unstable();
     loads.dedup();
     ops.len() <= 4 && loads.len() <= 2 && !ops.iter().any(|o| o == "pad")

@@ -118,17 +118,22 @@ impl Expr {
 
     /// The slots this expression reads.
     pub fn slots(&self, out: &mut Vec<Slot>) {
+        self.reads(&mut |slot, _| out.push(slot));
+    }
+
+    /// Calls `f` with the slot and view of every read, left to right.
+    pub fn reads(&self, f: &mut impl FnMut(Slot, &View)) {
         match self {
-            Expr::Load { slot, .. } | Expr::PadLoad { slot, .. } => out.push(*slot),
-            Expr::Unary(_, e) | Expr::Cast(e, _) => e.slots(out),
+            Expr::Load { slot, view, .. } | Expr::PadLoad { slot, view, .. } => f(*slot, view),
+            Expr::Unary(_, e) | Expr::Cast(e, _) => e.reads(f),
             Expr::Binary(_, x, y, _) => {
-                x.slots(out);
-                y.slots(out);
+                x.reads(f);
+                y.reads(f);
             }
             Expr::Where(c, a, b) => {
-                c.slots(out);
-                a.slots(out);
-                b.slots(out);
+                c.reads(f);
+                a.reads(f);
+                b.reads(f);
             }
         }
     }

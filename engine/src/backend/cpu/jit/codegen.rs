@@ -377,6 +377,22 @@ impl Gen<'_, '_> {
         if ty == Ty::F32 && contiguous {
             return self.b.ins().load(F4, MemFlagsData::new().with_notrap(), p, 0);
         }
+        let every_other = ty == Ty::F32
+            && offsets.len() == LANES
+            && offsets.iter().enumerate().all(|(j, &o)| o == offsets[0] + 8 * j as i32);
+        if every_other {
+            // Elements 0, 2, 4, 6 (pooling windows): two overlapping vector loads, 0..4 and
+            // 3..7 (never past the last element read), and one shuffle.
+            let flags = MemFlagsData::new().with_notrap();
+            let lo = self.b.ins().load(F4, flags, p, offsets[0]);
+            let hi = self.b.ins().load(F4, flags, p, offsets[0] + 12);
+            let (lo, hi) = (self.bits(types::I8X16, lo), self.bits(types::I8X16, hi));
+            let lanes = [0u8, 2, 5, 7];
+            let bytes: Vec<u8> = lanes.iter().flat_map(|&e| (0..4).map(move |k| 4 * e + k)).collect();
+            let mask = self.b.func.dfg.immediates.push(bytes.into());
+            let picked = self.b.ins().shuffle(lo, hi, mask);
+            return self.bits(F4, picked);
+        }
         let lane = |g: &mut Self, off: i32| match ty {
             Ty::F32 => g.b.ins().load(types::F32, MemFlagsData::trusted(), p, off),
             Ty::Bool => {
