@@ -2,7 +2,7 @@
 //! dtypes and error messages.
 
 use born::prelude::*;
-use born::schedule::KernelOp;
+use born::schedule::{Expr, KernelOp};
 use std::sync::Arc;
 
 fn vec_close(a: &[f64], b: &[f64], tol: f64) {
@@ -367,6 +367,38 @@ fn the_gradient_of_pooling_an_odd_sized_map_pads_in_one_kernel() {
         } else {
             assert!(d == 0.0 || d == 1.0 || v >= 0.0, "element {i}: {d}");
         }
+    }
+}
+
+/// Regression: a convolution's weight gradient reads the output gradient channel-major
+/// (`[C_out, N*H*W]`); the fused ReLU/pooling gradient was stored batch-major and then
+/// copied (a full pass over the biggest tensor of a CNN step). It is stored in the order
+/// the matmul reads now; the only copy left is the im2col of the input.
+#[test]
+fn a_gradient_a_matmul_reads_permuted_is_stored_in_that_order() {
+    let x = Tensor::rand([4, 3, 8, 8], DType::F32);
+    let w = Tensor::rand([5, 3, 3, 3], DType::F32).requires_grad();
+    let b = Tensor::rand([5], DType::F32).requires_grad();
+    let y = x.conv2d(&w, Some(&b), 1, 0, 1, 1).relu().max_pool2d(2, 2, 0).sum_all();
+    y.backward();
+    let (gw, gb) = (w.grad().unwrap(), b.grad().unwrap());
+    // Both gradients in one schedule, as in a training step: the output gradient has two
+    // readers (the weight's matmul and the bias's sum), so it is stored.
+    let both = &gw + &gb.sum_all();
+    let sched = both.schedule();
+    let copies = sched
+        .kernels
+        .iter()
+        .filter(|k| matches!(&k.op, KernelOp::Elementwise(Expr::Load { .. })))
+        .count();
+    assert_eq!(copies, 1, "{sched}");
+    let (gw_alone, gb_sum) = (gw.to_vec::<f32>(), gb.sum_all().item::<f32>());
+    for (a, e) in both.to_vec::<f32>().iter().zip(&gw_alone) {
+        assert!(
+            (a - (e + gb_sum)).abs() <= 1e-4 * (e + gb_sum).abs().max(1.0),
+            "{a} vs {}",
+            e + gb_sum
+        );
     }
 }
 

@@ -19,6 +19,7 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
         consumers: HashMap::new(),
         targets: pending.iter().map(|t| t.id()).collect(),
         linear: HashSet::new(),
+        layouts: HashMap::new(),
     };
     for n in &order {
         if !n.is_realized() {
@@ -31,6 +32,7 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
             }
         }
     }
+    b.layouts = layouts(&order);
     for n in &order {
         b.visit(n);
     }
@@ -121,6 +123,98 @@ fn cheap(e: &Expr) -> bool {
     ops.len() <= 4 && loads.len() <= 2 && !ops.iter().any(|o| o == "pad")
 }
 
+/// Elementwise nodes better stored permuted: read through a permutation (maybe after a
+/// reshape) by something that needs a buffer in that order (a matmul operand: the weight
+/// gradient of a convolution reads its output gradient channel-major). Storing the node
+/// in that order saves a copy; its other readers read it through the inverse. Per node:
+/// the shape the permutation applies to, and the permutation.
+fn layouts(order: &[NodeRef]) -> HashMap<usize, (Vec<usize>, Vec<usize>)> {
+    let mut readers: HashMap<usize, Vec<&NodeRef>> = HashMap::new();
+    for n in order.iter().filter(|n| !n.is_realized()) {
+        for i in &n.inputs {
+            readers.entry(i.id()).or_default().push(n);
+        }
+    }
+    let readers_of = |n: &NodeRef| readers.get(&n.id()).cloned().unwrap_or_default();
+    let elementwise = |n: &NodeRef| {
+        matches!(
+            n.kind,
+            OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Where | OpKind::Cast(_)
+        )
+    };
+    // A permutation whose result something reads as a buffer.
+    let wanted = |r: &NodeRef| match &r.kind {
+        OpKind::View(ViewOp::Permute(p)) => readers_of(r)
+            .iter()
+            .any(|rr| matches!(rr.kind, OpKind::MatMul | OpKind::View(ViewOp::Reshape(_))))
+            .then(|| p.clone()),
+        _ => None,
+    };
+    let mut out = HashMap::new();
+    for n in order.iter().filter(|n| !n.is_realized() && elementwise(n)) {
+        for r in readers_of(n) {
+            let found = match &r.kind {
+                OpKind::View(ViewOp::Reshape(to)) => {
+                    readers_of(r).iter().find_map(|rr| wanted(rr)).map(|p| (to.clone(), p))
+                }
+                _ => wanted(r).map(|p| (n.shape.clone(), p)),
+            };
+            if let Some(layout) = found {
+                out.insert(n.id(), layout);
+            }
+        }
+    }
+    out
+}
+
+/// An expression over the row-major index of `shape` (its reads may have other shapes:
+/// see `Builder::linear`) read in the order of `shape` permuted by `p`: every read is split to the finest shape
+/// all of them and `shape` share, and the groups of dims that make up `shape`'s dims are
+/// permuted. `None` when the shapes share no such split.
+fn permute_linear(e: &Expr, shape: &[usize], p: &[usize]) -> Option<Expr> {
+    let numel: usize = shape.iter().product();
+    let mut cuts = vec![numel];
+    let mut add = |dims: &[usize]| {
+        let mut q = 1;
+        for &d in dims.iter().rev() {
+            q *= d;
+            cuts.push(q);
+        }
+    };
+    add(shape);
+    e.reads(&mut |_, v| add(&v.shape));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut fine = Vec::new();
+    let mut prev = 1;
+    for c in cuts {
+        if c % prev != 0 {
+            return None;
+        }
+        if c > prev {
+            fine.push(c / prev);
+        }
+        prev = c;
+    }
+    fine.reverse();
+    // The fine dims making up each dim of `shape` (size-1 dims make up none).
+    let mut groups: Vec<Vec<usize>> = Vec::with_capacity(shape.len());
+    let mut next = 0;
+    for &d in shape {
+        let mut group = Vec::new();
+        let mut size = 1;
+        while size < d {
+            size *= fine[next];
+            group.push(next);
+            next += 1;
+        }
+        groups.push(group);
+    }
+    let order: Vec<usize> = p.iter().flat_map(|&d| groups[d].iter().copied()).collect();
+    let (split, permute) = (ViewOp::Reshape(fine), ViewOp::Permute(order));
+    e.map_views(&|v| v.apply(&split)?.apply(&permute))
+}
+
 struct Builder {
     kernels: Vec<Kernel>,
     /// `None` for kernel outputs (planned later), `Some` for existing buffers.
@@ -136,6 +230,8 @@ struct Builder {
     /// kernels; anything that needs its own shape (a movement, a reduction, another
     /// kernel's operand) materializes it first.
     linear: HashSet<usize>,
+    /// See [`layouts`].
+    layouts: HashMap<usize, (Vec<usize>, Vec<usize>)>,
 }
 
 impl Builder {
@@ -324,9 +420,53 @@ impl Builder {
         };
         let recompute = shared && !is_target && cheap(&expr);
         self.repr.insert(n.id(), expr);
+        if !is_target && shared && !recompute && self.materialize_permuted(n) {
+            return;
+        }
         if is_target || (shared && !recompute) {
             self.materialize(n);
         }
+    }
+
+    /// Stores `n` in the order of its preferred permutation (see [`layouts`]), when it
+    /// has one and its expression can be read that way; `n` becomes a permuted load.
+    fn materialize_permuted(&mut self, n: &NodeRef) -> bool {
+        let Some((split, p)) = self.layouts.get(&n.id()).cloned() else {
+            return false;
+        };
+        let shape: Vec<usize> = p.iter().map(|&i| split[i]).collect();
+        let mut inverse = vec![0; p.len()];
+        for (i, &d) in p.iter().enumerate() {
+            inverse[d] = i;
+        }
+        // How `n` reads the stored buffer: back through the permutation and the reshape.
+        let Some(view) = View::contiguous(&shape)
+            .apply(&ViewOp::Permute(inverse))
+            .and_then(|v| v.apply(&ViewOp::Reshape(n.shape.clone())))
+        else {
+            return false;
+        };
+        let Some(e) = permute_linear(&self.repr[&n.id()], &split, &p) else {
+            return false;
+        };
+        self.linear.remove(&n.id());
+        self.slots.push(None);
+        let out = self.slots.len() - 1;
+        self.kernels.push(Kernel {
+            op: KernelOp::Elementwise(e),
+            out,
+            shape,
+            dtype: n.dtype,
+        });
+        self.repr.insert(
+            n.id(),
+            Expr::Load {
+                slot: out,
+                view,
+                dtype: n.dtype,
+            },
+        );
+        true
     }
 
     /// Appends a kernel writing `n`'s data into a fresh slot; `n` becomes a load of it.
