@@ -87,8 +87,12 @@ fn compiled(sig: &Signature) -> Option<Arc<Compiled>> {
     let kernel = match codegen::compile(sig) {
         Ok(k) => Some(Arc::new(k)),
         Err(e) => {
-            // A gap in the lowering, not the user's doing: the interpreter still runs it.
-            eprintln!("born: a fused kernel failed to compile and runs interpreted ({e})");
+            // A gap in the lowering or a system that forbids executable memory, not the
+            // user's doing: the interpreter still runs it. Said once, not per kernel.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                eprintln!("born: a fused kernel failed to compile and runs interpreted ({e})");
+            }
             None
         }
     };
