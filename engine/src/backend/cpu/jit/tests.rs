@@ -306,3 +306,177 @@ fn padded_reads_with_fills_in_rows_of_two_and_bools_match_the_interpreter() {
     );
     check(&Expr::Unary(UnaryOp::Abs, Box::new(pairs)), &[x], DType::F32, &Serial);
 }
+
+mod random {
+    //! Random expressions over random views, compiled against interpreted.
+    use super::*;
+    use proptest::prelude::*;
+
+    thread_local! {
+        /// Padded reads in the expression being built (compiled kernels take two at most).
+        static PADDED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// A tiny deterministic generator driven by one proptest seed.
+    struct Gen(u64);
+    impl Gen {
+        fn next(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// A view of `shape` over a buffer: permuted, broadcast, flipped or offset at random;
+    /// returns it and the buffer length it needs.
+    fn view(g: &mut Gen, shape: &[usize]) -> (View, usize) {
+        let nd = shape.len();
+        // Lay the dims out in a random order, some broadcast (stride 0).
+        let mut order: Vec<usize> = (0..nd).collect();
+        for i in (1..nd).rev() {
+            order.swap(i, g.next(i + 1));
+        }
+        let mut strides = vec![0isize; nd];
+        let mut size = 1isize;
+        for &d in order.iter().rev() {
+            if g.next(4) == 0 {
+                continue;
+            }
+            strides[d] = size;
+            size *= shape[d] as isize;
+        }
+        let mut offset = g.next(3) as isize;
+        // Flip one dim now and then: a negative stride from the far end.
+        if nd > 0 && g.next(3) == 0 {
+            let d = g.next(nd);
+            offset += strides[d] * (shape[d] as isize - 1);
+            strides[d] = -strides[d];
+        }
+        let len = (offset + size) as usize + 2;
+        (
+            View {
+                shape: shape.to_vec(),
+                strides,
+                offset,
+            },
+            len,
+        )
+    }
+
+    fn expr(g: &mut Gen, shape: &[usize], bufs: &mut Vec<HostBuffer>, want_bool: bool, depth: usize) -> Expr {
+        if depth == 0 || g.next(3) == 0 {
+            let (v, len) = view(g, shape);
+            let slot = bufs.len();
+            return if want_bool {
+                bufs.push(HostBuffer::Bool(
+                    (0..len).map(|i| (i * 7 + slot).is_multiple_of(3)).collect(),
+                ));
+                Expr::Load {
+                    slot,
+                    view: v,
+                    dtype: DType::Bool,
+                }
+            } else {
+                let padded = PADDED.with(|p| p.get());
+                if padded < 2 && g.next(3) == 0 {
+                    // A padded read: a smaller interior, the rest filled.
+                    let pads: Vec<(usize, usize)> = shape
+                        .iter()
+                        .map(|&n| {
+                            let a = g.next(n);
+                            (a, g.next(n - a))
+                        })
+                        .collect();
+                    let inner: Vec<usize> = shape.iter().zip(&pads).map(|(&n, &(a, b))| n - a - b).collect();
+                    let (v, len) = view(g, &inner);
+                    bufs.push(HostBuffer::F32(floats(len, slot as u32 + 17)));
+                    PADDED.with(|p| p.set(p.get() + 1));
+                    let fill = crate::dtype::Scalar::Float([0.0, 1.5, -2.0][g.next(3)]);
+                    return Expr::PadLoad {
+                        slot,
+                        view: v,
+                        dtype: DType::F32,
+                        pads,
+                        fill,
+                    };
+                }
+                bufs.push(HostBuffer::F32(floats(len, slot as u32 + 17)));
+                Expr::Load {
+                    slot,
+                    view: v,
+                    dtype: DType::F32,
+                }
+            };
+        }
+        let d = depth - 1;
+        if want_bool {
+            return match g.next(3) {
+                0 => {
+                    let op = [BinaryOp::Eq, BinaryOp::Ne, BinaryOp::Lt, BinaryOp::Le][g.next(4)];
+                    bin(op, expr(g, shape, bufs, false, d), expr(g, shape, bufs, false, d))
+                }
+                1 => Expr::Unary(UnaryOp::Not, Box::new(expr(g, shape, bufs, true, d))),
+                _ => {
+                    let op = [BinaryOp::And, BinaryOp::Or, BinaryOp::Xor][g.next(3)];
+                    Expr::Binary(
+                        op,
+                        Box::new(expr(g, shape, bufs, true, d)),
+                        Box::new(expr(g, shape, bufs, true, d)),
+                        DType::Bool,
+                    )
+                }
+            };
+        }
+        match g.next(5) {
+            0 => {
+                use UnaryOp::*;
+                let op = [Neg, Abs, Sign, Floor, Sqrt, Exp, Tanh, Recip][g.next(8)];
+                Expr::Unary(op, Box::new(expr(g, shape, bufs, false, d)))
+            }
+            1 => Expr::Where(
+                Box::new(expr(g, shape, bufs, true, d)),
+                Box::new(expr(g, shape, bufs, false, d)),
+                Box::new(expr(g, shape, bufs, false, d)),
+            ),
+            2 => Expr::Cast(Box::new(expr(g, shape, bufs, true, d)), DType::F32),
+            _ => {
+                use BinaryOp::*;
+                let op = [Add, Sub, Mul, Div, Max, Min][g.next(6)];
+                bin(op, expr(g, shape, bufs, false, d), expr(g, shape, bufs, false, d))
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn random_kernels_match_the_interpreter(
+            shape in proptest::collection::vec(1usize..7, 1..5),
+            seed in 1u64..u64::MAX,
+            bool_out in any::<bool>(),
+        ) {
+            // One element makes an empty loop nest: the interpreter's.
+            prop_assume!(shape.iter().product::<usize>() > 1);
+            let mut g = Gen(seed);
+            let mut bufs = Vec::new();
+            PADDED.with(|p| p.set(0));
+            let e = expr(&mut g, &shape, &mut bufs, bool_out, 3);
+            let refs: Vec<&HostBuffer> = bufs.iter().collect();
+            let n: usize = shape.iter().product();
+            let out_dtype = if bool_out { DType::Bool } else { DType::F32 };
+            let mut compiled = HostBuffer::zeros(out_dtype, n);
+            prop_assert!(run_any_size(&e, &refs, &mut compiled, &Serial), "not compiled: {e:?}");
+            let want = crate::backend::cpu::vals::cast(Program::compile(&e).run(&refs, 0, n), out_dtype);
+            match (&compiled, &want) {
+                (HostBuffer::F32(a), Vals::F32(b)) => {
+                    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                        prop_assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "element {i}: {x} vs {y} in {e:?}");
+                    }
+                }
+                (HostBuffer::Bool(a), Vals::Bool(b)) => prop_assert_eq!(a, b),
+                other => prop_assert!(false, "unexpected pair {other:?}"),
+            }
+        }
+    }
+}
