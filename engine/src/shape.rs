@@ -82,6 +82,42 @@ impl From<()> for Shape {
     }
 }
 
+/// The coarsest shape that refines every one of `shapes` (each of `numel` elements): the
+/// union of their dim boundaries in row-major order (as products of inner extents), when
+/// each boundary divides the next. `[6]` and `[2, 3]` share `[2, 3]`; `[4, 6]` and `[6, 4]`
+/// split the index in ways no one shape holds (`None`), as does a shape of another size.
+pub fn common_refinement<'a>(shapes: impl IntoIterator<Item = &'a [usize]>, numel: usize) -> Option<Vec<usize>> {
+    if numel == 0 {
+        return None;
+    }
+    let mut cuts = vec![numel];
+    for shape in shapes {
+        if shape.iter().product::<usize>() != numel {
+            return None;
+        }
+        let mut q = 1;
+        for &d in shape.iter().rev() {
+            q *= d;
+            cuts.push(q);
+        }
+    }
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut dims = Vec::new();
+    let mut prev = 1;
+    for c in cuts {
+        if c % prev != 0 {
+            return None;
+        }
+        if c > prev {
+            dims.push(c / prev);
+        }
+        prev = c;
+    }
+    dims.reverse();
+    Some(dims)
+}
+
 /// NumPy broadcasting of two shapes.
 pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let rank = a.len().max(b.len());

@@ -172,31 +172,9 @@ fn layouts(order: &[NodeRef]) -> HashMap<usize, (Vec<usize>, Vec<usize>)> {
 /// all of them and `shape` share, and the groups of dims that make up `shape`'s dims are
 /// permuted. `None` when the shapes share no such split.
 fn permute_linear(e: &Expr, shape: &[usize], p: &[usize]) -> Option<Expr> {
-    let numel: usize = shape.iter().product();
-    let mut cuts = vec![numel];
-    let mut add = |dims: &[usize]| {
-        let mut q = 1;
-        for &d in dims.iter().rev() {
-            q *= d;
-            cuts.push(q);
-        }
-    };
-    add(shape);
-    e.reads(&mut |_, v| add(&v.shape));
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut fine = Vec::new();
-    let mut prev = 1;
-    for c in cuts {
-        if c % prev != 0 {
-            return None;
-        }
-        if c > prev {
-            fine.push(c / prev);
-        }
-        prev = c;
-    }
-    fine.reverse();
+    let mut shapes = vec![shape.to_vec()];
+    e.reads(&mut |_, v| shapes.push(v.shape.clone()));
+    let fine = crate::shape::common_refinement(shapes.iter().map(|s| s.as_slice()), shape.iter().product())?;
     // The fine dims making up each dim of `shape` (size-1 dims make up none).
     let mut groups: Vec<Vec<usize>> = Vec::with_capacity(shape.len());
     let mut next = 0;

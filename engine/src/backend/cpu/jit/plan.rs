@@ -345,40 +345,10 @@ fn supported(op: BinaryOp, ty: Ty) -> bool {
     }
 }
 
-/// The coarsest shape every view's row-major index splits into: the union of the views'
-/// dim boundaries (as products of inner extents), when each divides the next. Views of
-/// one kernel share the linear index but not always the shape (a reshape strides cannot
-/// express is read through the old shape), e.g. `[6]` and `[2, 3]` share `[2, 3]`.
+/// The loop nest all reads share: views of one kernel share the linear index but not
+/// always the shape (a reshape strides cannot express is read through the old shape).
 fn shared_dims(shapes: &[(Vec<usize>, Vec<isize>)], numel: usize) -> Option<Vec<usize>> {
-    if numel == 0 {
-        return None;
-    }
-    let mut cuts = vec![numel];
-    for (shape, _) in shapes {
-        if shape.iter().product::<usize>() != numel {
-            return None;
-        }
-        let mut q = 1;
-        for &d in shape.iter().rev() {
-            q *= d;
-            cuts.push(q);
-        }
-    }
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut dims = Vec::new();
-    let mut prev = 1;
-    for c in cuts {
-        if c % prev != 0 {
-            return None;
-        }
-        if c > prev {
-            dims.push(c / prev);
-        }
-        prev = c;
-    }
-    dims.reverse();
-    Some(dims)
+    crate::shape::common_refinement(shapes.iter().map(|(s, _)| s.as_slice()), numel)
 }
 
 /// For each of `dims` (a refinement of `shape`): the dim of `shape` holding it and the
