@@ -7,6 +7,9 @@
 //! `dlsym` and shares it. A plain program or test has no host and gets its own.
 
 mod pool;
+mod random;
+
+pub use random::Rng;
 
 use crate::backend::Parallel;
 use crate::storage::HostPool;
@@ -271,54 +274,6 @@ impl Parallel for Runtime {
     }
 }
 
-/// xoshiro256++: small, fast, and the same stream on every platform.
-pub struct Rng {
-    s: [u64; 4],
-}
-
-impl Rng {
-    /// A generator seeded through SplitMix64 (so nearby seeds give unrelated streams).
-    pub fn seeded(seed: u64) -> Rng {
-        let mut z = seed;
-        let mut next = || {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            x ^ (x >> 31)
-        };
-        Rng {
-            s: [next(), next(), next(), next()],
-        }
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let s = &mut self.s;
-        let out = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        out
-    }
-
-    /// Uniform in `[0, 1)` with 53 random bits.
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.uniform();
-        let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-}
-
 /// The name of the symbol a host exports; the suffix is the layout version.
 pub const HOST_SYMBOL: &CStr = c"born_runtime_v1";
 
@@ -404,25 +359,4 @@ pub fn check_interrupt() -> crate::error::Result<()> {
 /// Reseeds the runtime's random generator.
 pub fn manual_seed(seed: u64) {
     runtime().manual_seed(seed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_seed_same_stream() {
-        let (mut a, mut b) = (Rng::seeded(7), Rng::seeded(7));
-        assert_eq!((a.next_u64(), a.next_u64()), (b.next_u64(), b.next_u64()));
-        assert_ne!(Rng::seeded(8).next_u64(), Rng::seeded(7).next_u64());
-    }
-
-    #[test]
-    fn uniform_is_in_unit_interval() {
-        let mut r = Rng::seeded(1);
-        let xs: Vec<f64> = (0..10_000).map(|_| r.uniform()).collect();
-        assert!(xs.iter().all(|&x| (0.0..1.0).contains(&x)));
-        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        assert!((mean - 0.5).abs() < 0.02, "{mean}");
-    }
 }

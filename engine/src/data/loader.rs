@@ -223,26 +223,17 @@ impl DataLoader {
     /// One epoch: draws the order (a new permutation when shuffling), then
     /// yields [`DataLoader::len`] batches.
     pub fn iter(&mut self) -> Batches<'_> {
-        let mut order: Vec<usize> = (0..self.n).collect();
-        if self.shuffle {
-            match &mut self.rng {
-                Some(r) => shuffle(&mut order, r),
-                None => runtime().with_rng(|r| shuffle(&mut order, r)),
-            }
-        }
+        let n = self.n;
+        let order = match (self.shuffle, &mut self.rng) {
+            (false, _) => (0..n).collect(),
+            (true, Some(r)) => r.permutation(n),
+            (true, None) => runtime().with_rng(|r| r.permutation(n)),
+        };
         Batches {
             loader: self,
             order,
             batch: 0,
         }
-    }
-}
-
-/// Fisher-Yates with a bounded draw (Lemire's multiply-shift; bias below 2^-40 for these sizes).
-fn shuffle(v: &mut [usize], rng: &mut Rng) {
-    for i in (1..v.len()).rev() {
-        let j = ((rng.next_u64() as u128 * (i as u128 + 1)) >> 64) as usize;
-        v.swap(i, j);
     }
 }
 

@@ -29,10 +29,13 @@ impl MultiHeadAttention {
             "MultiHeadAttention: num_heads ({num_heads}) must divide embed_dim ({embed_dim})"
         );
         let e = embed_dim;
+        // PyTorch's order of draws: the output projection is a Linear made (weight and
+        // bias drawn) before the input projection's Xavier init; both biases end at zero.
+        let (out_proj_weight, _) = init::default_layer(&[e, e], true);
         MultiHeadAttention {
             in_proj_weight: init::xavier_uniform(&[3 * e, e], 1.0).requires_grad(),
             in_proj_bias: init::zeros(&[3 * e]).requires_grad(),
-            out_proj_weight: init::uniform(&[e, e], 1.0 / (e.max(1) as f64).sqrt()).requires_grad(),
+            out_proj_weight: out_proj_weight.requires_grad(),
             out_proj_bias: init::zeros(&[e]).requires_grad(),
             heads: num_heads,
             training: true,

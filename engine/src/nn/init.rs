@@ -15,23 +15,36 @@ pub fn fans(shape: &[usize]) -> (usize, usize) {
     }
 }
 
-/// Uniform samples in `[-bound, bound)`, f32.
+/// Uniform samples in `[-bound, bound)`, f32 (`torch.nn.init.uniform_(w, -bound, bound)`).
 pub fn uniform(shape: &[usize], bound: f64) -> Tensor {
-    crate::autograd::no_grad(|| (Tensor::rand(shape.to_vec(), DType::F32) * (2.0 * bound) - bound).realize())
+    Tensor::uniform(shape.to_vec(), -bound, bound, DType::F32).realize()
 }
 
 /// Kaiming (He) uniform init with negative slope `a` for the fan-in:
 /// `U(-b, b)`, `b = sqrt(6 / ((1 + a²) · fan_in))`. With `a = sqrt(5)` this is PyTorch's
-/// default layer init, `b = 1 / sqrt(fan_in)`.
+/// default layer init, `b = 1 / sqrt(fan_in)`. The bound is computed in PyTorch's order of
+/// operations, so the same seed gives the same weights.
 pub fn kaiming_uniform(shape: &[usize], a: f64) -> Tensor {
     let (fan_in, _) = fans(shape);
-    uniform(shape, (6.0 / ((1.0 + a * a) * fan_in.max(1) as f64)).sqrt())
+    let gain = (2.0 / (1.0 + a * a)).sqrt();
+    uniform(shape, 3f64.sqrt() * (gain / (fan_in as f64).sqrt()))
 }
 
-/// Xavier (Glorot) uniform init: `U(-b, b)`, `b = gain · sqrt(6 / (fan_in + fan_out))`.
+/// Xavier (Glorot) uniform init: `U(-b, b)`, `b = gain · sqrt(6 / (fan_in + fan_out))`
+/// (computed as PyTorch does, `sqrt(3) · gain · sqrt(2 / (fan_in + fan_out))`).
 pub fn xavier_uniform(shape: &[usize], gain: f64) -> Tensor {
     let (fan_in, fan_out) = fans(shape);
-    uniform(shape, gain * (6.0 / (fan_in + fan_out).max(1) as f64).sqrt())
+    uniform(shape, 3f64.sqrt() * (gain * (2.0 / (fan_in + fan_out) as f64).sqrt()))
+}
+
+/// PyTorch's default init of a layer whose weight has `shape` (`Linear`, `Conv2d`):
+/// Kaiming uniform with `a = sqrt(5)` for the weight, then `U(-1/sqrt(fan_in), …)` for
+/// the bias, drawn in that order.
+pub fn default_layer(shape: &[usize], bias: bool) -> (Tensor, Option<Tensor>) {
+    let weight = kaiming_uniform(shape, 5f64.sqrt());
+    let (fan_in, _) = fans(shape);
+    let bound = if fan_in > 0 { 1.0 / (fan_in as f64).sqrt() } else { 0.0 };
+    (weight, bias.then(|| uniform(&[shape[0]], bound)))
 }
 
 /// Zeros, f32 (realized data, ready to become a parameter).

@@ -47,10 +47,10 @@ impl Linear {
 
     /// A layer with or without bias.
     pub fn with_bias(in_features: usize, out_features: usize, bias: bool) -> Linear {
-        let bound = 1.0 / (in_features.max(1) as f64).sqrt();
+        let (weight, bias) = init::default_layer(&[out_features, in_features], bias);
         Linear {
-            weight: param(init::uniform(&[out_features, in_features], bound)),
-            bias: bias.then(|| param(init::uniform(&[out_features], bound))),
+            weight: param(weight),
+            bias: bias.map(param),
             training: true,
         }
     }
@@ -122,11 +122,10 @@ impl Conv2d {
     ) -> Conv2d {
         let k = kernel.into();
         let g = groups.max(1);
-        let fan_in = (in_channels / g) * k.0 * k.1;
-        let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+        let (weight, bias) = init::default_layer(&[out_channels, in_channels / g, k.0, k.1], bias);
         Conv2d {
-            weight: param(init::uniform(&[out_channels, in_channels / g, k.0, k.1], bound)),
-            bias: bias.then(|| param(init::uniform(&[out_channels], bound))),
+            weight: param(weight),
+            bias: bias.map(param),
             stride: stride.into(),
             padding: padding.into(),
             dilation: dilation.into(),

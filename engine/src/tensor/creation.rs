@@ -156,16 +156,26 @@ impl Tensor {
         Tensor::generate(&[n, n], dtype, |i| (i / n == i % n) as u8 as f64)
     }
 
-    /// Uniform samples in `[0, 1)` from the runtime's generator (see [`crate::manual_seed`]).
+    /// Uniform samples in `[0, 1)` from the runtime's generator (see [`crate::manual_seed`]);
+    /// after the same seed, the same values as `torch.rand`.
     pub fn rand(shape: impl Into<Shape>, dtype: DType) -> Tensor {
-        let shape = shape.into();
-        runtime().with_rng(|r| Tensor::generate(&shape, dtype, |_| r.uniform()))
+        Tensor::uniform(shape, 0.0, 1.0, dtype)
     }
 
-    /// Standard normal samples from the runtime's generator.
+    /// Uniform samples in `[low, high)` from the runtime's generator, drawn and rounded
+    /// as `torch.empty(shape).uniform_(low, high)` does.
+    pub fn uniform(shape: impl Into<Shape>, low: f64, high: f64, dtype: DType) -> Tensor {
+        let shape = shape.into();
+        runtime().with_rng(|r| Tensor::generate(&shape, dtype, |_| r.uniform_in(dtype, low, high)))
+    }
+
+    /// Standard normal samples from the runtime's generator; after the same seed, the same
+    /// values as `torch.randn` (f64 exactly; f32 within ~1e-6: from 16 values on PyTorch uses
+    /// vectorized `log`/`sincos` approximations).
     pub fn randn(shape: impl Into<Shape>, dtype: DType) -> Tensor {
         let shape = shape.into();
-        runtime().with_rng(|r| Tensor::generate(&shape, dtype, |_| r.normal()))
+        let values = runtime().with_rng(|r| r.normals(shape.iter().product(), dtype));
+        Tensor::generate(&shape, dtype, |i| values[i])
     }
 
     /// A tensor of `T`s (dtype taken from the Rust type).
