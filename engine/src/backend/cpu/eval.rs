@@ -303,17 +303,28 @@ unsafe fn padded_rows<T>(
     let last = nd - 1;
     let (lo, n, step) = (pads[last].0, view.shape[last], view.strides[last]);
     let src = data.as_ptr();
+    // The dims above the row's own (`plane`): their part of the base and the interior
+    // test change only when the row index wraps, not every row (col2im's rows are short).
+    let plane = last.saturating_sub(1);
+    let (mut outer_base, mut outer_inside) = (view.offset, true);
     let mut o = 0;
     while o < len {
         let run = (len - o).min(padded[last] - idx[last]);
         let (c0, c1) = (idx[last], idx[last] + run);
+        if o == 0 || last == 0 || idx[plane] == 0 {
+            (outer_base, outer_inside) = (view.offset, true);
+            for dim in 0..plane {
+                let (a, m) = (pads[dim].0, view.shape[dim]);
+                outer_inside &= idx[dim] >= a && idx[dim] < a + m;
+                outer_base += (idx[dim] as isize - a as isize) * view.strides[dim];
+            }
+        }
         // The row's base in the buffer, if the row is inside the interior in every outer dim.
-        let mut base = view.offset;
-        let mut inside = true;
-        for dim in 0..last {
-            let (a, m) = (pads[dim].0, view.shape[dim]);
-            inside &= idx[dim] >= a && idx[dim] < a + m;
-            base += (idx[dim] as isize - a as isize) * view.strides[dim];
+        let (mut base, mut inside) = (outer_base, outer_inside);
+        if last > 0 {
+            let (a, m) = (pads[plane].0, view.shape[plane]);
+            inside &= idx[plane] >= a && idx[plane] < a + m;
+            base += (idx[plane] as isize - a as isize) * view.strides[plane];
         }
         // [c0, i0) before the interior, [i0, i1) inside, [i1, c1) after.
         let i0 = c0.max(lo).min(c1);
