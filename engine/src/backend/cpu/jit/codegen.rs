@@ -393,6 +393,24 @@ impl Gen<'_, '_> {
             let picked = self.b.ins().shuffle(lo, hi, mask);
             return self.bits(F4, picked);
         }
+        let pair_each_twice = ty == Ty::F32
+            && offsets.len() == LANES
+            && offsets == [offsets[0], offsets[0], offsets[0] + 4, offsets[0] + 4];
+        if pair_each_twice {
+            // A value per pooling window read by both of its elements (the pooled
+            // gradient in the pooling gradient): one 8-byte load and one shuffle.
+            let flags = MemFlagsData::new().with_notrap();
+            let two = self.b.ins().load(types::I64, flags, p, offsets[0]);
+            let two = self.b.ins().scalar_to_vector(types::I64X2, two);
+            let two = self.bits(types::I8X16, two);
+            let bytes: Vec<u8> = [0u8, 0, 1, 1]
+                .iter()
+                .flat_map(|&e| (0..4).map(move |k| 4 * e + k))
+                .collect();
+            let mask = self.b.func.dfg.immediates.push(bytes.into());
+            let picked = self.b.ins().shuffle(two, two, mask);
+            return self.bits(F4, picked);
+        }
         let lane = |g: &mut Self, off: i32| match ty {
             Ty::F32 => g.b.ins().load(types::F32, MemFlagsData::trusted(), p, off),
             Ty::Bool => {
