@@ -82,6 +82,35 @@ impl From<()> for Shape {
     }
 }
 
+/// How the dims of `fine` group, in order, into the dims of `coarse` with the same
+/// row-major order (`coarse` is a reshape of `fine` that only merges neighbours): per
+/// coarse dim, the range of fine dims whose product it is. `[2, 3, 4]` groups into
+/// `[6, 4]` as `[0..2, 2..3]`; into `[2, 12]` as `[0..1, 1..3]`; not into `[4, 6]`.
+/// Size-1 fine dims join whichever group is open.
+pub fn dim_groups(fine: &[usize], coarse: &[usize]) -> Option<Vec<std::ops::Range<usize>>> {
+    if fine.iter().product::<usize>() != coarse.iter().product::<usize>() || coarse.contains(&0) {
+        return None;
+    }
+    let mut groups = Vec::with_capacity(coarse.len());
+    let mut i = 0;
+    for &c in coarse {
+        let (start, mut p) = (i, 1);
+        while p < c {
+            p *= fine[i];
+            i += 1;
+        }
+        if p != c {
+            return None;
+        }
+        groups.push(start..i);
+    }
+    // Trailing size-1 dims go with the last group.
+    if let Some(last) = groups.last_mut() {
+        last.end = fine.len();
+    }
+    Some(groups)
+}
+
 /// The coarsest shape that refines every one of `shapes` (each of `numel` elements): the
 /// union of their dim boundaries in row-major order (as products of inner extents), when
 /// each boundary divides the next. `[6]` and `[2, 3]` share `[2, 3]`; `[4, 6]` and `[6, 4]`
@@ -326,6 +355,19 @@ impl From<[usize; 2]> for Pair {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dims_group_into_merged_neighbours_only() {
+        assert_eq!(dim_groups(&[2, 3, 4], &[6, 4]), Some(vec![0..2, 2..3]));
+        assert_eq!(dim_groups(&[2, 3, 4], &[2, 12]), Some(vec![0..1, 1..3]));
+        assert_eq!(
+            dim_groups(&[1, 32, 3, 3, 64, 11, 11], &[1, 288, 7744]),
+            Some(vec![0..0, 0..4, 4..7])
+        );
+        assert_eq!(dim_groups(&[2, 3, 4, 1], &[6, 4]), Some(vec![0..2, 2..4]));
+        assert_eq!(dim_groups(&[2, 3, 4], &[4, 6]), None);
+        assert_eq!(dim_groups(&[2, 3], &[7]), None);
+    }
     use super::*;
 
     #[test]

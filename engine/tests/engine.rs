@@ -373,7 +373,7 @@ fn the_gradient_of_pooling_an_odd_sized_map_pads_in_one_kernel() {
 /// Regression: a convolution's weight gradient reads the output gradient channel-major
 /// (`[C_out, N*H*W]`); the fused ReLU/pooling gradient was stored batch-major and then
 /// copied (a full pass over the biggest tensor of a CNN step). It is stored in the order
-/// the matmul reads now; the only copy left is the im2col of the input.
+/// the matmul reads now. The im2col matrix is read in place too (implicit GEMM): no copies.
 #[test]
 fn a_gradient_a_matmul_reads_permuted_is_stored_in_that_order() {
     let x = Tensor::rand([4, 3, 8, 8], DType::F32);
@@ -391,13 +391,72 @@ fn a_gradient_a_matmul_reads_permuted_is_stored_in_that_order() {
         .iter()
         .filter(|k| matches!(&k.op, KernelOp::Elementwise(Expr::Load { .. })))
         .count();
-    assert_eq!(copies, 1, "{sched}");
+    assert_eq!(copies, 0, "{sched}");
     let (gw_alone, gb_sum) = (gw.to_vec::<f32>(), gb.sum_all().item::<f32>());
     for (a, e) in both.to_vec::<f32>().iter().zip(&gw_alone) {
         assert!(
             (a - (e + gb_sum)).abs() <= 1e-4 * (e + gb_sum).abs().max(1.0),
             "{a} vs {}",
             e + gb_sum
+        );
+    }
+}
+
+/// A convolution reads its (padded) input through the sliding windows in place (implicit
+/// GEMM): no im2col copy, and the results of unfolding by hand.
+#[test]
+fn a_convolution_reads_its_windows_without_an_im2col_copy() {
+    let x = Tensor::rand([2, 3, 9, 7], DType::F32).requires_grad();
+    let w = Tensor::rand([4, 3, 3, 2], DType::F32).requires_grad();
+    let y = x.conv2d(&w, None, (2, 1), (1, 0), (1, 2), 1);
+    let sched = y.schedule();
+    // The padding is written once (2·3·11·7 values); an im2col copy would be 18·50.
+    let biggest = sched
+        .kernels
+        .iter()
+        .filter(|k| !matches!(k.op, KernelOp::MatMul { .. }))
+        .map(|k| k.shape.iter().product::<usize>())
+        .max();
+    assert!(biggest.unwrap_or(0) <= 2 * 3 * 11 * 7, "{sched}");
+    // The same product by hand: unfold with explicit per-window slices, then a matmul.
+    let xp = x.detach().pad(&[(1, 1), (0, 0)], 0.0);
+    let mut cols = Vec::new();
+    for c in 0..3 {
+        for ky in 0..3 {
+            for kx in 0..2 {
+                let win = xp
+                    .narrow(1, c, 1)
+                    .slice(2, ky as isize..ky as isize + 9, 2)
+                    .narrow(3, 2 * kx, 5);
+                cols.push(win.contiguous().reshape([2, 25]));
+            }
+        }
+    }
+    let cols = Tensor::stack(&cols.iter().collect::<Vec<_>>(), 1).contiguous(); // [2, 18, 25]
+    let want = w.detach().reshape([4, 18]).matmul(&cols).reshape([2, 4, 5, 5]);
+    let (got, want) = (y.to_vec::<f32>(), want.to_vec::<f32>());
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "element {i}: {a} vs {b}");
+    }
+    y.sum_all().backward();
+    let (gw, gx) = (w.grad().unwrap(), x.grad().unwrap());
+    assert!(born::realize_all(&[&gw, &gx]).is_ok());
+
+    // Groups: the batch of per-group products reads the windows in place as well.
+    let wg = Tensor::rand([6, 1, 3, 3], DType::F32);
+    let grouped = x.detach().conv2d(&wg, None, 1, 1, 1, 3).to_vec::<f32>();
+    let parts: Vec<Tensor> = (0..3)
+        .map(|g| {
+            x.detach()
+                .narrow(1, g, 1)
+                .conv2d(&wg.narrow(0, 2 * g, 2), None, 1, 1, 1, 1)
+        })
+        .collect();
+    let want = Tensor::cat(&parts.iter().collect::<Vec<_>>(), 1).to_vec::<f32>();
+    for (i, (a, b)) in grouped.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "groups, element {i}: {a} vs {b}"
         );
     }
 }

@@ -236,12 +236,15 @@ impl Builder {
             n.kind,
             OpKind::Unary(_) | OpKind::Binary(_) | OpKind::Where | OpKind::Cast(_)
         );
+        // A matmul, or a permutation on the way to one, reads a linear load in place when
+        // its dims group into the node's (the im2col matrix: see `grouped_load`).
+        let reads_grouped = matches!(n.kind, OpKind::MatMul | OpKind::View(ViewOp::Permute(_)));
         let mut linear = false;
         for i in &n.inputs {
             if self.linear.contains(&i.id()) {
                 if elementwise {
                     linear = true;
-                } else {
+                } else if !(reads_grouped && self.grouped_load(i).is_some()) {
                     self.materialize(i);
                 }
             }
@@ -262,6 +265,15 @@ impl Builder {
             OpKind::Cast(d) => Expr::Cast(Box::new(input(self, 0)), *d),
             OpKind::View(v) => {
                 let src = input(self, 0);
+                if let Some(e) = self.permuted_grouped(n, v) {
+                    // Still a plain strided read, in an earlier shape: the node stays linear.
+                    self.linear.insert(n.id());
+                    self.repr.insert(n.id(), e);
+                    if is_target {
+                        self.materialize(n);
+                    }
+                    return;
+                }
                 // A broadcast of a big computed expression would evaluate it once per copy
                 // (reading its inputs through stride-0 views): compute it once into a buffer.
                 // Small ones (a max shift, a normalizer) stay fused: recomputing is cheaper
@@ -354,6 +366,11 @@ impl Builder {
                 );
                 return;
             }
+            OpKind::MatMul => {
+                let (a, b) = (self.matmul_operand(&n.inputs[0]), self.matmul_operand(&n.inputs[1]));
+                self.emit(n, KernelOp::MatMul { a, b });
+                return;
+            }
             other => {
                 let srcs: Vec<Src> = n.inputs.iter().map(|i| self.source(i)).collect();
                 let mut srcs = srcs.into_iter();
@@ -364,7 +381,6 @@ impl Builder {
                         axis: *axis,
                         max: *max,
                     },
-                    OpKind::MatMul => KernelOp::MatMul { a: next(), b: next() },
                     OpKind::Cat { axis } => KernelOp::Cat {
                         srcs: (0..n.inputs.len()).map(|_| next()).collect(),
                         axis: *axis,
@@ -466,6 +482,47 @@ impl Builder {
             },
         );
         out
+    }
+
+    /// A linear node (see `linear`) that is a plain strided read whose dims group, in
+    /// order, into the node's own: `[C, KH, KW, N, OH, OW]` windows read as the im2col
+    /// matrix `[C·KH·KW, N·OH·OW]`. The matmul reads it in place, through offset tables,
+    /// where the im2col copy would write and read back every window.
+    fn grouped_load(&self, n: &NodeRef) -> Option<(Slot, View, DType, Vec<std::ops::Range<usize>>)> {
+        if !self.linear.contains(&n.id()) {
+            return None;
+        }
+        match &self.repr[&n.id()] {
+            Expr::Load { slot, view, dtype } => {
+                let groups = crate::shape::dim_groups(&view.shape, &n.shape)?;
+                Some((*slot, view.clone(), *dtype, groups))
+            }
+            _ => None,
+        }
+    }
+
+    /// A permutation of a grouped load (the im2col matrix transposed for the weight
+    /// gradient): the groups permuted, still a strided read in place.
+    fn permuted_grouped(&self, n: &NodeRef, v: &ViewOp) -> Option<Expr> {
+        let ViewOp::Permute(perm) = v else {
+            return None;
+        };
+        let (slot, view, dtype, groups) = self.grouped_load(&n.inputs[0])?;
+        let dims: Vec<usize> = perm.iter().flat_map(|&g| groups[g].clone()).collect();
+        Some(Expr::Load {
+            slot,
+            view: view.apply(&ViewOp::Permute(dims))?,
+            dtype,
+        })
+    }
+
+    /// A matmul operand: a grouped load in place (the backend groups its dims), else a
+    /// buffer read through a view of the operand's own shape.
+    fn matmul_operand(&mut self, n: &NodeRef) -> Src {
+        match self.grouped_load(n) {
+            Some((slot, view, ..)) => Src { slot, view },
+            None => self.source(n),
+        }
     }
 
     /// Makes sure `n` has its own contiguous buffer and returns its slot.

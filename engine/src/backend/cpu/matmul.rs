@@ -11,31 +11,163 @@ use half::{bf16, f16};
 /// Offsets of every batch matrix of a `[..., r, c]` view, in batch row-major order.
 fn batch_offsets(v: &View) -> Vec<isize> {
     let nd = v.shape.len();
-    let batch = View {
-        shape: v.shape[..nd - 2].to_vec(),
-        strides: v.strides[..nd - 2].to_vec(),
-        offset: v.offset,
+    offsets(&v.shape[..nd - 2], &v.strides[..nd - 2], v.offset)
+}
+
+/// `base` plus the offset of every index of `shape`, in row-major order.
+fn offsets(shape: &[usize], strides: &[isize], base: isize) -> Vec<isize> {
+    let Some((&inner, outer)) = shape.split_last() else {
+        return vec![base];
     };
-    let n = batch.numel();
-    let mut out = Vec::with_capacity(n);
-    let mut idx = vec![0usize; batch.shape.len()];
-    for _ in 0..n {
-        let off: isize = batch.offset
-            + idx
-                .iter()
-                .zip(&batch.strides)
-                .map(|(&i, &s)| i as isize * s)
-                .sum::<isize>();
-        out.push(off);
-        for d in (0..idx.len()).rev() {
+    let step = strides[shape.len() - 1];
+    let mut out = Vec::with_capacity(shape.iter().product());
+    // The outer dims as an odometer, each row of the innermost dim in one go.
+    let (mut idx, mut at) = (vec![0usize; outer.len()], base);
+    if outer.contains(&0) {
+        return out;
+    }
+    loop {
+        out.extend((0..inner as isize).map(|j| at + j * step));
+        let mut d = outer.len();
+        loop {
+            if d == 0 {
+                return out;
+            }
+            d -= 1;
             idx[d] += 1;
-            if idx[d] < batch.shape[d] {
+            at += strides[d];
+            if idx[d] < outer[d] {
                 break;
             }
+            at -= outer[d] as isize * strides[d];
             idx[d] = 0;
         }
     }
-    out
+}
+
+/// The one stride that walks `shape` in row-major order, if there is one.
+fn single_stride(shape: &[usize], strides: &[isize]) -> Option<isize> {
+    let dims: Vec<(usize, isize)> = shape
+        .iter()
+        .copied()
+        .zip(strides.iter().copied())
+        .filter(|&(n, _)| n > 1)
+        .collect();
+    let ok = dims.windows(2).all(|w| w[0].1 == w[1].1 * w[1].0 as isize);
+    ok.then(|| dims.last().map_or(1, |&(_, s)| s))
+}
+
+/// Rows or columns of a grouped operand: one stride apart, or at tabled offsets.
+enum Lines {
+    Stride(isize),
+    Table(Vec<isize>),
+}
+
+impl Lines {
+    fn new(shape: &[usize], strides: &[isize]) -> Lines {
+        match single_stride(shape, strides) {
+            Some(s) if s != 0 => Lines::Stride(s),
+            _ => Lines::Table(offsets(shape, strides, 0)),
+        }
+    }
+
+    /// (stride, table) for a `MatRef`.
+    fn parts(&self) -> (isize, *const isize) {
+        match self {
+            Lines::Stride(s) => (*s, std::ptr::null()),
+            Lines::Table(t) => (1, t.as_ptr()),
+        }
+    }
+}
+
+/// A matmul operand read through a view of an earlier shape whose dims group, in
+/// order, into the operand's `[batch.., rows, cols]`: the convolution's im2col matrix
+/// read through the input's sliding windows (the "implicit GEMM"), never copied.
+struct Grouped {
+    batch: Vec<isize>,
+    rows: (usize, Lines),
+    cols: (usize, Lines),
+}
+
+impl Grouped {
+    fn new(v: &View, logical: &[usize], len: usize) -> Option<Grouped> {
+        let (lo, hi) = v.span()?;
+        if lo < 0 || hi as usize > len {
+            return None;
+        }
+        let groups = crate::shape::dim_groups(&v.shape, logical)?;
+        let nd = logical.len();
+        let (r, c) = (groups[nd - 2].clone(), groups[nd - 1].clone());
+        Some(Grouped {
+            batch: offsets(&v.shape[..r.start], &v.strides[..r.start], v.offset),
+            rows: (logical[nd - 2], Lines::new(&v.shape[r.clone()], &v.strides[r])),
+            cols: (logical[nd - 1], Lines::new(&v.shape[c.clone()], &v.strides[c])),
+        })
+    }
+
+    /// Batch matrix `i` of `data`.
+    fn matrix(&self, data: &[f32], i: usize) -> sgemm::MatRef {
+        let ((rows, rl), (cols, cl)) = (&self.rows, &self.cols);
+        let ((rs, rt), (cs, ct)) = (rl.parts(), cl.parts());
+        // SAFETY: `new` checked the view's span against the buffer.
+        let ptr = unsafe { data.as_ptr().offset(self.batch[i]) };
+        let mut m = sgemm::MatRef::strided(ptr, *rows, *cols, rs, cs);
+        (m.row_offsets, m.col_offsets) = (rt, ct);
+        m
+    }
+}
+
+/// The product when an operand's view is in an earlier shape (see [`Grouped`]): f32 reads
+/// it in place; other dtypes, or views that do not group, are gathered into their shape
+/// first.
+#[allow(clippy::too_many_arguments)]
+fn matmul_grouped(
+    a: &HostBuffer,
+    av: &View,
+    b: &HostBuffer,
+    bv: &View,
+    shape: &[usize],
+    k: usize,
+    out: &mut HostBuffer,
+    par: &dyn Parallel,
+) {
+    let nd = shape.len();
+    let (m, n) = (shape[nd - 2], shape[nd - 1]);
+    let logical = |rows: usize, cols: usize| [&shape[..nd - 2], &[rows, cols]].concat();
+    let (la, lb) = (logical(m, k), logical(k, n));
+    if let (HostBuffer::F32(ad), HostBuffer::F32(bd), HostBuffer::F32(c)) = (a, b, &mut *out) {
+        if let (Some(ga), Some(gb)) = (Grouped::new(av, &la, ad.len()), Grouped::new(bv, &lb, bd.len())) {
+            for (i, ci) in c.chunks_mut((m * n).max(1)).enumerate() {
+                let cm = sgemm::MatMut {
+                    ptr: ci.as_mut_ptr(),
+                    rows: m,
+                    cols: n,
+                    rs: n as isize,
+                    cs: 1,
+                };
+                // SAFETY: both operands' spans were checked; `ci` is batch `i`'s block.
+                unsafe { sgemm::sgemm(ga.matrix(ad, i), gb.matrix(bd, i), cm, false, par) };
+            }
+            return;
+        }
+    }
+    let dense = |buf: &HostBuffer, v: &View, logical: &[usize]| -> (HostBuffer, View) {
+        macro_rules! gather {
+            ($($variant:ident),*) => {
+                match buf {
+                    $(HostBuffer::$variant(d) => {
+                        let mut o = Vec::with_capacity(v.numel());
+                        gather_range(d, v, 0, v.numel(), |x| x, &mut o);
+                        HostBuffer::$variant(o)
+                    })*
+                    _ => unreachable!("matmul dtypes are checked at build time"),
+                }
+            };
+        }
+        (gather!(F32, F64, F16, BF16, I64, I32, U8), View::contiguous(logical))
+    };
+    let ((a, av), (b, bv)) = (dense(a, av, &la), dense(b, bv, &lb));
+    matmul(&a, &av, &b, &bv, shape, out, par);
 }
 
 /// One strided matrix product into a contiguous `m x n` block: f32 through the
@@ -68,20 +200,8 @@ impl Gemm for f32 {
         par: &dyn Parallel,
         _threads: usize,
     ) {
-        let a = sgemm::MatRef {
-            ptr: a,
-            rows: m,
-            cols: k,
-            rs: a_rs,
-            cs: a_cs,
-        };
-        let b = sgemm::MatRef {
-            ptr: b,
-            rows: k,
-            cols: n,
-            rs: b_rs,
-            cs: b_cs,
-        };
+        let a = sgemm::MatRef::strided(a, m, k, a_rs, a_cs);
+        let b = sgemm::MatRef::strided(b, k, n, b_rs, b_cs);
         let c = sgemm::MatMut {
             ptr: c.as_mut_ptr(),
             rows: m,
@@ -145,9 +265,24 @@ impl Gemm for f64 {
     }
 }
 
-/// Runs the product of `a` (`[..., m, k]`) and `b` (`[..., k, n]`) into `out` (`[..., m, n]`, contiguous).
-pub fn matmul(a: &HostBuffer, av: &View, b: &HostBuffer, bv: &View, out: &mut HostBuffer, par: &dyn Parallel) {
-    let nd = av.shape.len();
+/// Runs the product of `a` (`[..., m, k]`) and `b` (`[..., k, n]`) into `out` (`shape`,
+/// `[..., m, n]`, contiguous). An operand may come as a view of an earlier shape whose
+/// dims group into its own (see [`Grouped`]).
+pub fn matmul(
+    a: &HostBuffer,
+    av: &View,
+    b: &HostBuffer,
+    bv: &View,
+    shape: &[usize],
+    out: &mut HostBuffer,
+    par: &dyn Parallel,
+) {
+    let nd = shape.len();
+    if av.shape.len() != nd || bv.shape.len() != nd {
+        let batch_rows: usize = shape[..nd - 1].iter().product();
+        let k = av.numel().checked_div(batch_rows).unwrap_or(0);
+        return matmul_grouped(a, av, b, bv, shape, k, out, par);
+    }
     let (m, k, n) = (av.shape[nd - 2], av.shape[nd - 1], bv.shape[nd - 1]);
     match (a, b, out) {
         (HostBuffer::F32(a), HostBuffer::F32(b), HostBuffer::F32(c)) => strided(a, av, b, bv, c, (m, k, n), par),

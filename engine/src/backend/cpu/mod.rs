@@ -112,7 +112,7 @@ fn run_kernel(
             };
             misc::argreduce(bufs[src.slot], &src.view, *axis, *max, o)
         }
-        KernelOp::MatMul { a, b } => matmul::matmul(bufs[a.slot], &a.view, bufs[b.slot], &b.view, out, par),
+        KernelOp::MatMul { a, b } => matmul::matmul(bufs[a.slot], &a.view, bufs[b.slot], &b.view, shape, out, par),
         KernelOp::Pad { src, pads, value } => misc::pad(bufs[src.slot], &src.view, pads, *value, out),
         KernelOp::Cat { srcs, axis } => {
             let srcs: Vec<_> = srcs.iter().map(|s| (bufs[s.slot], &s.view)).collect();

@@ -30,10 +30,13 @@ use std::cell::Cell;
 ///
 /// Element `(i, j)` lives at `ptr.offset(i * rs + j * cs)`. `rs` and `cs` are
 /// element (not byte) strides; they must be non-zero and may be negative,
-/// so transposed and flipped views need no copy.
+/// so transposed and flipped views need no copy. Rows (or columns) that are
+/// not one stride apart, such as the columns of an implicit im2col matrix
+/// (a convolution's input read through its sliding windows, never copied),
+/// come with a table of offsets that replaces the stride.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef {
-    /// Address of element `(0, 0)`.
+    /// Address of element `(0, 0)` (with tables: the base the offsets add to).
     pub ptr: *const f32,
     /// Number of rows.
     pub rows: usize,
@@ -43,6 +46,91 @@ pub struct MatRef {
     pub rs: isize,
     /// Element stride between consecutive columns.
     pub cs: isize,
+    /// Per row, its offset from `ptr` in elements; null to use `rs`.
+    pub row_offsets: *const isize,
+    /// Per column, its offset from `ptr` in elements; null to use `cs`.
+    pub col_offsets: *const isize,
+}
+
+impl MatRef {
+    /// A matrix whose rows and columns are each one stride apart.
+    pub fn strided(ptr: *const f32, rows: usize, cols: usize, rs: isize, cs: isize) -> MatRef {
+        MatRef {
+            ptr,
+            rows,
+            cols,
+            rs,
+            cs,
+            row_offsets: std::ptr::null(),
+            col_offsets: std::ptr::null(),
+        }
+    }
+
+    /// True when rows or columns go through an offset table.
+    fn tabled(&self) -> bool {
+        !self.row_offsets.is_null() || !self.col_offsets.is_null()
+    }
+
+    /// Offset of row `i` from `ptr`.
+    unsafe fn row(&self, i: usize) -> isize {
+        if self.row_offsets.is_null() {
+            i as isize * self.rs
+        } else {
+            *self.row_offsets.add(i)
+        }
+    }
+
+    /// Offset of column `j` from `ptr`.
+    unsafe fn col(&self, j: usize) -> isize {
+        if self.col_offsets.is_null() {
+            j as isize * self.cs
+        } else {
+            *self.col_offsets.add(j)
+        }
+    }
+
+    /// Address of element `(i, j)`.
+    unsafe fn at(&self, i: usize, j: usize) -> *const f32 {
+        self.ptr.offset(self.row(i) + self.col(j))
+    }
+
+    /// The `rows x cols` block starting at `(i, j)`.
+    unsafe fn sub(&self, i: usize, j: usize, rows: usize, cols: usize) -> MatRef {
+        let mut m = MatRef { rows, cols, ..*self };
+        if m.row_offsets.is_null() {
+            m.ptr = m.ptr.offset(i as isize * self.rs);
+        } else {
+            m.row_offsets = m.row_offsets.add(i);
+        }
+        if m.col_offsets.is_null() {
+            m.ptr = m.ptr.offset(j as isize * self.cs);
+        } else {
+            m.col_offsets = m.col_offsets.add(j);
+        }
+        m
+    }
+
+    /// The transpose (the same elements).
+    fn t(self) -> MatRef {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            row_offsets: self.col_offsets,
+            col_offsets: self.row_offsets,
+            ..self
+        }
+    }
+
+    /// A row-major copy (for code that needs plain strides).
+    unsafe fn dense(&self) -> Vec<f32> {
+        let mut v = Vec::with_capacity(self.rows * self.cols);
+        for i in 0..self.rows {
+            v.extend((0..self.cols).map(|j| *self.at(i, j)));
+        }
+        v
+    }
 }
 
 /// Mutable strided view of an f32 matrix; same addressing as [`MatRef`].
@@ -100,13 +188,6 @@ pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, par: &dyn
     // A few columns (a 3x3 conv's weight gradient: n = 9) waste most of a 32-wide
     // microkernel; Cᵀ = Bᵀ·Aᵀ puts them on the 14-row side instead.
     if n < 16 && m > n {
-        let t = |x: MatRef| MatRef {
-            ptr: x.ptr,
-            rows: x.cols,
-            cols: x.rows,
-            rs: x.cs,
-            cs: x.rs,
-        };
         let ct = MatMut {
             ptr: c.ptr,
             rows: n,
@@ -115,7 +196,7 @@ pub unsafe fn sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, par: &dyn
             cs: c.rs,
         };
         // SAFETY: the same elements through swapped strides.
-        return unsafe { sgemm(t(b), t(a), ct, accumulate, par) };
+        return unsafe { sgemm(b.t(), a.t(), ct, accumulate, par) };
     }
     if k == 0 {
         if !accumulate {
@@ -154,8 +235,7 @@ unsafe fn naive_sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool) {
         for j in 0..c.cols {
             let mut s = 0.0f32;
             for p in 0..a.cols {
-                s += *a.ptr.offset(i as isize * a.rs + p as isize * a.cs)
-                    * *b.ptr.offset(p as isize * b.rs + j as isize * b.cs);
+                s += *a.at(i, p) * *b.at(p, j);
             }
             let cp = c.ptr.offset(i as isize * c.rs + j as isize * c.cs);
             *cp = if accumulate { *cp + s } else { s };
@@ -165,6 +245,16 @@ unsafe fn naive_sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool) {
 
 /// Non-AVX-512 path: the `gemm` crate (AVX2/FMA or NEON where available).
 unsafe fn fallback_sgemm(a: MatRef, b: MatRef, c: MatMut, accumulate: bool, pool: Option<&dyn Parallel>) {
+    if a.tabled() || b.tabled() {
+        // The crate takes strides only: copy a tabled operand into rows first.
+        let dense = |m: MatRef| (m.tabled()).then(|| m.dense());
+        let (da, db) = (dense(a), dense(b));
+        let plain = |m: MatRef, d: &Option<Vec<f32>>| match d {
+            Some(v) => MatRef::strided(v.as_ptr(), m.rows, m.cols, m.cols as isize, 1),
+            None => m,
+        };
+        return fallback_sgemm(plain(a, &da), plain(b, &db), c, accumulate, pool);
+    }
     // Row blocks of C, each a single-threaded `gemm` call: the crate's own
     // threading would use rayon directly, which notebook cells must not.
     let blocks = pool.map_or(1, |p| 2 * p.threads());
@@ -312,11 +402,7 @@ mod avx512 {
         while jc < n {
             let ncb = nc.min(n - jc);
             let b_panels = ncb.div_ceil(NR);
-            let bblk = Shared(MatRef {
-                ptr: b.ptr.offset(jc as isize * b.cs),
-                cols: ncb,
-                ..b
-            });
+            let bblk = Shared(b.sub(0, jc, k, ncb));
             let cblk = Shared(MatMut {
                 ptr: c.ptr.offset(jc as isize * c.cs),
                 cols: ncb,
@@ -398,16 +484,8 @@ mod avx512 {
         pool.run(parts, &|t| {
             let (k0, k1) = (t * k / parts, (t + 1) * k / parts);
             let (a, b) = (a.get(), b.get());
-            let a_part = MatRef {
-                ptr: a.ptr.offset(k0 as isize * a.cs),
-                cols: k1 - k0,
-                ..a
-            };
-            let b_part = MatRef {
-                ptr: b.ptr.offset(k0 as isize * b.rs),
-                rows: k1 - k0,
-                ..b
-            };
+            let a_part = a.sub(0, k0, m, k1 - k0);
+            let b_part = b.sub(k0, 0, k1 - k0, n);
             if t == 0 {
                 sgemm(a_part, b_part, c.get(), accumulate, None);
             } else {
@@ -477,8 +555,7 @@ mod avx512 {
                         // panel-group: blocks are stored one after another.
                         BSource::Packed { bp, b_panels } => bp.add(pc * b_panels * NR + q * kc * NR),
                         BSource::Inline(bm) => {
-                            let src = bm.ptr.offset(pc as isize * bm.rs + j as isize * bm.cs);
-                            pack_panel::<NR>(src, bm.cs, bm.rs, nr, kc, own_b);
+                            pack_lines::<NR>(bm.sub(pc, j, kc, nr).t(), own_b);
                             own_b as *const f32
                         }
                     };
@@ -501,9 +578,7 @@ mod avx512 {
         for ip in 0..mc.div_ceil(MR) {
             let i = r0 + ip * MR;
             let rows = MR.min(r0 + mc - i);
-            let dst = out.add(ip * kc * MR);
-            let src = a.ptr.offset(i as isize * a.rs + p0 as isize * a.cs);
-            pack_panel::<MR>(src, a.rs, a.cs, rows, kc, dst);
+            pack_lines::<MR>(a.sub(i, p0, rows, kc), out.add(ip * kc * MR));
         }
     }
 
@@ -517,10 +592,55 @@ mod avx512 {
         while pc < k {
             let kc = kc_step.min(k - pc);
             let dst = out.add(pc * b_panels * NR + q * kc * NR);
-            let src = b.ptr.offset(pc as isize * b.rs + j as isize * b.cs);
-            // A B panel is "W lines along depth": line stride cs, depth stride rs.
-            pack_panel::<NR>(src, b.cs, b.rs, cols, kc, dst);
+            // A B panel is "W lines along depth": its columns, so the transpose's rows.
+            pack_lines::<NR>(b.sub(pc, j, kc, cols).t(), dst);
             pc += kc;
+        }
+    }
+
+    /// Packs the rows of `m` (at most W) as lines along its columns (the depth):
+    /// `dst[p*W + l] = m[l, p]`, lines past `m.rows` zero.
+    #[inline(always)]
+    unsafe fn pack_lines<const W: usize>(m: MatRef, dst: *mut f32) {
+        if m.tabled() {
+            gather_pack::<W>(m, dst)
+        } else {
+            pack_panel::<W>(m.ptr, m.rs, m.cs, m.rows, m.cols, dst)
+        }
+    }
+
+    /// [`pack_lines`] through offset tables: per depth, 16 lines at a time in one
+    /// gather (the lines' offsets as 32-bit indices, prepared once per panel).
+    #[target_feature(enable = "avx512f")]
+    unsafe fn gather_pack<const W: usize>(m: MatRef, dst: *mut f32) {
+        let groups = W.div_ceil(16);
+        let mut index = [[0i32; 16]; 2];
+        let lines: Vec<isize> = (0..m.rows).map(|l| m.row(l)).collect();
+        let fits = lines.iter().all(|&o| i32::try_from(o).is_ok());
+        if groups > 2 || !fits {
+            for p in 0..m.cols {
+                for l in 0..W {
+                    *dst.add(p * W + l) = if l < m.rows { *m.at(l, p) } else { 0.0 };
+                }
+            }
+            return;
+        }
+        for (l, &o) in lines.iter().enumerate() {
+            index[l / 16][l % 16] = o as i32;
+        }
+        let vindex = [
+            _mm512_loadu_si512(index[0].as_ptr() as *const _),
+            _mm512_loadu_si512(index[1].as_ptr() as *const _),
+        ];
+        for p in 0..m.cols {
+            let base = m.ptr.offset(m.col(p));
+            for (g, &ix) in vindex.iter().enumerate().take(groups) {
+                let lanes = (W - 16 * g).min(16);
+                let valid = m.rows.saturating_sub(16 * g).min(16);
+                let v =
+                    _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), ((1u32 << valid) - 1) as __mmask16, ix, base);
+                _mm512_mask_storeu_ps(dst.add(p * W + 16 * g), ((1u32 << lanes) - 1) as __mmask16, v);
+            }
         }
     }
 
@@ -723,17 +843,11 @@ mod tests {
             ptr = unsafe { ptr.offset((rows as isize - 1) * rs) };
             rs = -rs;
         }
-        MatRef {
-            ptr,
-            rows,
-            cols,
-            rs,
-            cs,
-        }
+        MatRef::strided(ptr, rows, cols, rs, cs)
     }
 
     fn get(v: MatRef, i: usize, j: usize) -> f32 {
-        unsafe { *v.ptr.offset(i as isize * v.rs + j as isize * v.cs) }
+        unsafe { *v.at(i, j) }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -919,5 +1033,81 @@ mod tests {
             check(200 + i, 190, 300, false, false, false, false, true, &p);
             check(9, 13, 7 + i, false, true, false, false, false, &p);
         });
+    }
+
+    /// `m` as a tabled view: its rows (or columns) through a table of offsets that
+    /// visits them in reverse, the storage `buf` laid out accordingly.
+    fn tabled(m: MatRef, rows_tabled: bool, buf: &mut Vec<f32>, table: &mut Vec<isize>) -> MatRef {
+        let (r, c) = (m.rows, m.cols);
+        buf.clear();
+        table.clear();
+        // Stored column-major with lines reversed, read back through the table.
+        let lines = if rows_tabled { r } else { c };
+        let along = if rows_tabled { c } else { r };
+        buf.resize(r * c, 0.0);
+        for l in 0..lines {
+            let stored = lines - 1 - l;
+            table.push((stored * along) as isize);
+            for x in 0..along {
+                let (i, j) = if rows_tabled { (l, x) } else { (x, l) };
+                buf[stored * along + x] = get(m, i, j);
+            }
+        }
+        let mut t = MatRef::strided(buf.as_ptr(), r, c, along as isize, 1);
+        if rows_tabled {
+            t.row_offsets = table.as_ptr();
+        } else {
+            (t.rs, t.cs) = (1, along as isize);
+            t.col_offsets = table.as_ptr();
+        }
+        t
+    }
+
+    #[test]
+    fn tabled_operands_match_strided_ones() {
+        // Implicit im2col reaches the kernel as offset tables on either side, through the
+        // packed, inline-packed, transposed and depth-split paths, and the fallback.
+        let p = pool(2);
+        for &(m, n, k) in SHAPES {
+            let (abuf, bbuf) = (data(m * k, 11), data(k * n, 12));
+            let (a, b) = (view(&abuf, m, k, false, false), view(&bbuf, k, n, false, false));
+            let mut want = vec![0.0f32; m * n];
+            let c = |buf: &mut Vec<f32>| MatMut {
+                ptr: buf.as_mut_ptr(),
+                rows: m,
+                cols: n,
+                rs: n as isize,
+                cs: 1,
+            };
+            unsafe { sgemm(a, b, c(&mut want), false, &p) };
+            for bits in 1..16u32 {
+                let f = |x: u32| bits & (1 << x) != 0;
+                let (mut ab, mut at, mut bb, mut bt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let ta = if f(0) || f(1) {
+                    tabled(a, f(0), &mut ab, &mut at)
+                } else {
+                    a
+                };
+                let tb = if f(2) || f(3) {
+                    tabled(b, f(2), &mut bb, &mut bt)
+                } else {
+                    b
+                };
+                let mut got = vec![0.0f32; m * n];
+                unsafe {
+                    if f(3) && f(1) {
+                        fallback_sgemm(ta, tb, c(&mut got), false, Some(&p));
+                    } else {
+                        sgemm(ta, tb, c(&mut got), false, &p);
+                    }
+                }
+                for (x, y) in want.iter().zip(&got) {
+                    assert!(
+                        (x - y).abs() <= 1e-5 * (k as f32 + 1.0) * 4.0,
+                        "{m}x{n}x{k} bits {bits}"
+                    );
+                }
+            }
+        }
     }
 }
