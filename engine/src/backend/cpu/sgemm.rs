@@ -610,7 +610,8 @@ mod avx512 {
     }
 
     /// [`pack_lines`] through offset tables: per depth, 16 lines at a time in one
-    /// gather (the lines' offsets as 32-bit indices, prepared once per panel).
+    /// gather (the lines' offsets as 32-bit indices, prepared once per panel). Measured:
+    /// expanding loads over runs of consecutive lines (a window row) were no faster.
     #[target_feature(enable = "avx512f")]
     unsafe fn gather_pack<const W: usize>(m: MatRef, dst: *mut f32) {
         let groups = W.div_ceil(16);
@@ -1036,28 +1037,34 @@ mod tests {
     }
 
     /// `m` as a tabled view: its rows (or columns) through a table of offsets that
-    /// visits them in reverse, the storage `buf` laid out accordingly.
-    fn tabled(m: MatRef, rows_tabled: bool, buf: &mut Vec<f32>, table: &mut Vec<isize>) -> MatRef {
+    /// visits them in reverse, or (`runs`) in swapped runs of four lines one element
+    /// apart (as a window row's are), the storage `buf` laid out accordingly.
+    fn tabled(m: MatRef, rows_tabled: bool, runs: bool, buf: &mut Vec<f32>, table: &mut Vec<isize>) -> MatRef {
         let (r, c) = (m.rows, m.cols);
         buf.clear();
         table.clear();
-        // Stored column-major with lines reversed, read back through the table.
+        // Lines stored out of order, read back in order through the table; with `runs`
+        // the lines are the fast dim, so neighbours in a run are one element apart.
         let lines = if rows_tabled { r } else { c };
         let along = if rows_tabled { c } else { r };
+        let (line_unit, x_unit) = if runs { (1, lines) } else { (along, 1) };
         buf.resize(r * c, 0.0);
         for l in 0..lines {
-            let stored = lines - 1 - l;
-            table.push((stored * along) as isize);
+            let stored = match runs {
+                true if l ^ 4 < lines => l ^ 4,
+                true => l,
+                false => lines - 1 - l,
+            };
+            table.push((stored * line_unit) as isize);
             for x in 0..along {
                 let (i, j) = if rows_tabled { (l, x) } else { (x, l) };
-                buf[stored * along + x] = get(m, i, j);
+                buf[stored * line_unit + x * x_unit] = get(m, i, j);
             }
         }
-        let mut t = MatRef::strided(buf.as_ptr(), r, c, along as isize, 1);
+        let mut t = MatRef::strided(buf.as_ptr(), r, c, x_unit as isize, x_unit as isize);
         if rows_tabled {
             t.row_offsets = table.as_ptr();
         } else {
-            (t.rs, t.cs) = (1, along as isize);
             t.col_offsets = table.as_ptr();
         }
         t
@@ -1080,16 +1087,16 @@ mod tests {
                 cs: 1,
             };
             unsafe { sgemm(a, b, c(&mut want), false, &p) };
-            for bits in 1..16u32 {
+            for bits in 1..32u32 {
                 let f = |x: u32| bits & (1 << x) != 0;
                 let (mut ab, mut at, mut bb, mut bt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
                 let ta = if f(0) || f(1) {
-                    tabled(a, f(0), &mut ab, &mut at)
+                    tabled(a, f(0), f(4), &mut ab, &mut at)
                 } else {
                     a
                 };
                 let tb = if f(2) || f(3) {
-                    tabled(b, f(2), &mut bb, &mut bt)
+                    tabled(b, f(2), f(4), &mut bb, &mut bt)
                 } else {
                     b
                 };
