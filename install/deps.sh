@@ -9,7 +9,7 @@ set -euo pipefail
 
 # Debian packages, and why each is here.
 APT_PACKAGES=(
-  mesa-vulkan-drivers   # lavapipe, a software Vulkan driver, for the (future) wgpu backend without a GPU
+  mesa-vulkan-drivers   # llvmpipe (lavapipe), a software Vulkan device: the wgpu backend's tests run on it without a GPU
   dataset-fashion-mnist # Fashion-MNIST in /usr/share/datasets/fashion-mnist, for the notebooks and examples
   python3-venv          # Debian's python3 cannot make a venv without it
   pkg-config            # found by -sys crates' build scripts

@@ -11,6 +11,9 @@ t0=$SECONDS
 # One cache for the engine that notebook cells link (built once, minutes on 2 cores),
 # shared by the session tests and the Jupyter tests.
 export BORN_CACHE_DIR="${BORN_CACHE_DIR:-$ROOT/target/born-cache}"
+# The GPU tests run on llvmpipe (mesa-vulkan-drivers, installed by deps.sh): here a missing
+# GPU adapter is a failure, not a skip.
+export BORN_REQUIRE_GPU=1
 
 say "dependencies"
 bash install/deps.sh   # no point testing without them: a failure here stops the run

@@ -33,12 +33,13 @@ pub mod storage;
 pub mod tensor;
 
 pub use autograd::{assign_all, is_grad_enabled, no_grad, NoGradGuard};
+pub use backend::gpu::GpuStats;
 pub use dtype::{DType, Element, Scalar};
 pub use error::{Error, Result};
 pub use graph::Device;
 pub use half;
 pub use input::{input, password, InputError};
-pub use runtime::{check_interrupt, manual_seed, runtime, Runtime};
+pub use runtime::{check_interrupt, devices, gpu_stats, manual_seed, runtime, set_default_device, DeviceInfo, Runtime};
 pub use shape::{Dims, Pair, Shape, ShapeSpec};
 pub use tensor::{realize_all, Tensor};
 
@@ -54,7 +55,7 @@ pub mod prelude {
     pub use crate::input::input;
     pub use crate::nn::{self, Module};
     pub use crate::optim::{self, LrScheduler, Optimizer};
-    pub use crate::runtime::{check_interrupt, manual_seed};
+    pub use crate::runtime::{check_interrupt, devices, manual_seed, set_default_device};
     pub use crate::shape::{Pair, Shape};
     pub use crate::tensor::{realize_all, Tensor};
 }

@@ -11,7 +11,9 @@ mod random;
 
 pub use random::Rng;
 
+use crate::backend::gpu::{Gpu, Gpus};
 use crate::backend::Parallel;
+use crate::graph::Device;
 use crate::storage::HostPool;
 use pool::WorkerPool;
 use std::ffi::{c_char, c_void, CStr};
@@ -39,6 +41,10 @@ pub struct Runtime {
     // does not switch recording off in another). The count makes the common case lock-free.
     no_grad_open: AtomicUsize,
     no_grad_threads: Mutex<Vec<(usize, usize)>>,
+    // The GPUs wgpu sees, discovered on first use (device start-up costs ~100 ms).
+    gpus: OnceLock<Gpus>,
+    // Where new tensors are made: `BORN_DEVICE`, `:device` or `set_default_device`.
+    default_device: Mutex<Option<Device>>,
 }
 
 /// Cumulative counters, readable with [`Runtime::stats`].
@@ -103,6 +109,8 @@ impl Runtime {
             interrupt: AtomicBool::new(false),
             no_grad_open: AtomicUsize::new(0),
             no_grad_threads: Mutex::new(Vec::new()),
+            gpus: OnceLock::new(),
+            default_device: Mutex::new(None),
         }
     }
 
@@ -190,6 +198,50 @@ impl Runtime {
     }
 
     /// Adds one realize's work to the counters.
+    /// The GPU adapters wgpu sees (asked once).
+    pub fn gpus(&self) -> &Gpus {
+        self.gpus.get_or_init(Gpus::discover)
+    }
+
+    /// GPU `index`, opened on first use; an error naming what is missing otherwise.
+    pub fn gpu(&self, index: u16) -> crate::error::Result<&'static Gpu> {
+        self.gpus().get(index)
+    }
+
+    /// Where new tensors are made. Starts as `BORN_DEVICE` (`cpu`, `gpu`, `gpu:N`); a GPU
+    /// that cannot be opened is reported once and the CPU used instead.
+    pub fn default_device(&self) -> Device {
+        let mut d = self.default_device.lock().unwrap_or_else(|e| e.into_inner());
+        *d.get_or_insert_with(|| {
+            let asked = std::env::var("BORN_DEVICE").unwrap_or_default();
+            match Device::parse(&asked) {
+                Some(Device::Gpu(i)) => match self.gpu(i) {
+                    Ok(_) => Device::Gpu(i),
+                    Err(e) => {
+                        eprintln!("born: BORN_DEVICE={asked}: {e}; using the CPU");
+                        Device::Cpu
+                    }
+                },
+                Some(dev) => dev,
+                None => {
+                    if !asked.is_empty() {
+                        eprintln!("born: BORN_DEVICE={asked} is not cpu, gpu or gpu:N; using the CPU");
+                    }
+                    Device::Cpu
+                }
+            }
+        })
+    }
+
+    /// Makes `device` where new tensors are created; checks that a GPU opens first.
+    pub fn set_default_device(&self, device: Device) -> crate::error::Result<()> {
+        if let Device::Gpu(i) = device {
+            self.gpu(i)?;
+        }
+        *self.default_device.lock().unwrap_or_else(|e| e.into_inner()) = Some(device);
+        Ok(())
+    }
+
     pub(crate) fn count_realize(&self, kernels: usize, bytes: usize, plan_reused: bool) {
         self.stats.realizes.fetch_add(1, Ordering::Relaxed);
         REALIZES_HERE.with(|n| n.set(n.get() + 1));
@@ -359,4 +411,61 @@ pub fn check_interrupt() -> crate::error::Result<()> {
 /// Reseeds the runtime's random generator.
 pub fn manual_seed(seed: u64) {
     runtime().manual_seed(seed)
+}
+
+/// One device the engine can compute on, as [`devices`] lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeviceInfo {
+    /// The device to pass to `Tensor::to_device`.
+    pub device: Device,
+    /// What it is (`host CPU, 16 threads`, the adapter's name).
+    pub name: String,
+    /// `cpu`, or the adapter kind: discrete, integrated, virtual, cpu (software), other.
+    pub kind: String,
+    /// `native`, or the graphics API wgpu drives the GPU through.
+    pub backend: String,
+}
+
+impl std::fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({}, {})", self.device, self.name, self.kind, self.backend)
+    }
+}
+
+/// The CPU, then every GPU adapter wgpu sees (discrete first; `llvmpipe` is Mesa's
+/// software Vulkan device).
+pub fn devices() -> Vec<DeviceInfo> {
+    let rt = runtime();
+    let mut out = vec![DeviceInfo {
+        device: Device::Cpu,
+        name: format!("host CPU, {} threads", rt.threads),
+        kind: "cpu".into(),
+        backend: "native".into(),
+    }];
+    for (i, a) in rt.gpus().summaries().into_iter().enumerate() {
+        out.push(DeviceInfo {
+            device: Device::gpu(i),
+            name: a.name,
+            kind: a.kind,
+            backend: a.backend,
+        });
+    }
+    out
+}
+
+/// Makes `device` where new tensors are created (what `:device gpu` does in a notebook).
+pub fn set_default_device(device: Device) -> crate::error::Result<()> {
+    runtime().set_default_device(device)
+}
+
+/// What the GPU backend has done on `device` so far: submits, pipelines compiled,
+/// dispatches, bytes moved, buffers allocated.
+pub fn gpu_stats(device: Device) -> crate::error::Result<crate::backend::gpu::GpuStats> {
+    match device {
+        Device::Gpu(i) => Ok(runtime().gpu(i)?.stats()),
+        Device::Cpu => Err(crate::error::Error::arg(
+            "gpu_stats",
+            "the CPU has no GPU counters: pass a Device::Gpu",
+        )),
+    }
 }

@@ -1,7 +1,11 @@
 //! Device buffers as plain data. Backends compute on them; the graph only
-//! holds them. (The GPU buffer variant arrives with the wgpu backend.)
+//! holds them.
+
+pub mod gpu;
 
 use crate::dtype::{DType, Element, Scalar};
+use crate::graph::Device;
+pub use gpu::{GpuBuffer, GpuPool};
 use half::{bf16, f16};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -228,6 +232,8 @@ impl HostPool {
 pub enum Buffer {
     /// Host memory, used by the CPU backend, and the pool it returns to.
     Host(HostBuffer, Option<&'static HostPool>),
+    /// GPU memory, used by the wgpu backend.
+    Gpu(GpuBuffer),
 }
 
 /// Bytes a buffer's allocation holds (its capacity, not its length).
@@ -243,25 +249,56 @@ impl std::fmt::Debug for HostPool {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        let Buffer::Host(data, Some(pool)) = self else {
-            return;
-        };
-        pool.give(std::mem::replace(data, HostBuffer::Bool(Vec::new())));
+        match self {
+            Buffer::Host(data, Some(pool)) => pool.give(std::mem::replace(data, HostBuffer::Bool(Vec::new()))),
+            // A GPU buffer returns to its pool when the `GpuBuffer` drops.
+            Buffer::Host(_, None) | Buffer::Gpu(_) => {}
+        }
     }
 }
 
 impl Buffer {
-    /// The host data, if this buffer lives on the host.
+    /// The host data. Callers reach it only for host buffers (the CPU backend, host
+    /// constants); GPU data comes to the host through `Tensor::to_vec` or `to_device`.
     pub fn host(&self) -> &HostBuffer {
         match self {
             Buffer::Host(h, _) => h,
+            Buffer::Gpu(g) => panic!("internal: host data asked of a {} buffer on gpu:{}", g.dtype, g.device),
+        }
+    }
+
+    /// Where the data lives.
+    pub fn device(&self) -> Device {
+        match self {
+            Buffer::Host(..) => Device::Cpu,
+            Buffer::Gpu(g) => Device::Gpu(g.device),
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Buffer::Host(h, _) => h.len(),
+            Buffer::Gpu(g) => g.len,
+        }
+    }
+
+    /// True when the buffer holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Buffer::Host(h, _) => h.dtype(),
+            Buffer::Gpu(g) => g.dtype,
         }
     }
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        let h = self.host();
-        h.len() * h.dtype().size_in_bytes()
+        self.len() * self.dtype().size_in_bytes()
     }
 }
 

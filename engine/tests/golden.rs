@@ -329,6 +329,10 @@ fn build_input(t: &Value) -> Tensor {
         DType::F32 => Tensor::from_vec(data.iter().map(|v| num(v) as f32).collect::<Vec<f32>>(), &shape[..]),
         DType::F64 => Tensor::from_vec(data.iter().map(num).collect::<Vec<f64>>(), &shape[..]),
     };
+    let on = DEVICE.with(|d| d.get());
+    if on.is_gpu() {
+        x = x.to_device(on);
+    }
     if let Some(p) = t.get("permute") {
         let p: Vec<isize> = p.as_array().expect("permute").iter().map(|d| int(d) as isize).collect();
         x = x.permute(p);
@@ -645,7 +649,7 @@ fn compare(k: usize, got: &Tensor, exp: &Value, rtol: f64, atol: f64) -> std::re
     Ok(())
 }
 
-fn run_case(c: &Case) -> std::result::Result<(), String> {
+fn run_case(c: &Case, min_tol: f64) -> std::result::Result<(), String> {
     let f = op_fn(&c.op).ok_or_else(|| format!("no match arm for op {:?}", c.op))?;
     let inputs: Vec<Tensor> = c.inputs.iter().map(build_input).collect();
     let outs = f(&inputs, &c.args);
@@ -653,13 +657,21 @@ fn run_case(c: &Case) -> std::result::Result<(), String> {
         return Err(format!("expected {} outputs, got {}", c.expected.len(), outs.len()));
     }
     for (k, (o, e)) in outs.iter().zip(&c.expected).enumerate() {
-        compare(k, o, e, c.rtol, c.atol)?;
+        let float = matches!(t_dtype(e), DType::F32);
+        let (rtol, atol) = if float && min_tol < 1.0 {
+            (c.rtol.max(min_tol), c.atol.max(min_tol))
+        } else {
+            (c.rtol, c.atol)
+        };
+        compare(k, o, e, rtol, atol)?;
     }
     Ok(())
 }
 
 thread_local! {
     static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// Where this thread's test builds its inputs.
+    static DEVICE: Cell<Device> = const { Cell::new(Device::Cpu) };
 }
 
 /// Silences panic messages on threads that set QUIET (the panics are caught
@@ -688,14 +700,49 @@ fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
 
 #[test]
 fn golden_values() {
-    let cases = load_cases();
+    check_golden_cases(load_cases(), 1.0, "");
+}
+
+/// The same cases with their inputs on the GPU (llvmpipe in CI): every primitive's WGSL
+/// kernel against NumPy. Cases of dtypes the GPU backend does not compute (f16, bf16,
+/// f64) are left to the CPU test. GPU math (exp, sin, reduction order) rounds
+/// differently from the CPU's, so float tolerances are at least 2e-5.
+#[test]
+fn golden_values_on_the_gpu() {
+    if !has_gpu() {
+        return;
+    }
+    DEVICE.with(|d| d.set(Device::gpu(0)));
+    let gpu_dtype = |t: &Value| !matches!(t_dtype(t), DType::F16 | DType::BF16 | DType::F64);
+    let cases: Vec<Case> = load_cases()
+        .into_iter()
+        .filter(|c| c.inputs.iter().all(gpu_dtype) && c.expected.iter().all(gpu_dtype))
+        .collect();
+    check_golden_cases(cases, 2e-5, " on gpu:0");
+}
+
+/// True when wgpu sees a GPU; without one the GPU tests fail where `BORN_REQUIRE_GPU=1`
+/// (CI installs llvmpipe) and are skipped elsewhere, saying so.
+fn has_gpu() -> bool {
+    if born::devices().iter().any(|d| d.device.is_gpu()) {
+        return true;
+    }
+    assert!(
+        std::env::var("BORN_REQUIRE_GPU").as_deref() != Ok("1"),
+        "BORN_REQUIRE_GPU=1 but wgpu sees no GPU adapter (install mesa-vulkan-drivers)"
+    );
+    eprintln!("no GPU adapter: GPU golden cases skipped");
+    false
+}
+
+fn check_golden_cases(cases: Vec<Case>, min_tol: f64, place: &str) {
     install_quiet_hook();
     let mut failures = Vec::new();
     let mut failed_ops: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for c in &cases {
         failed_ops.entry(c.op.as_str()).or_default().1 += 1;
         QUIET.with(|q| q.set(true));
-        let r = catch_unwind(AssertUnwindSafe(|| run_case(c)));
+        let r = catch_unwind(AssertUnwindSafe(|| run_case(c, min_tol)));
         QUIET.with(|q| q.set(false));
         let msg = match r {
             Ok(Ok(())) => continue,
@@ -713,7 +760,7 @@ fn golden_values() {
             .collect();
         let shown: Vec<&String> = failures.iter().take(30).collect();
         panic!(
-            "{} of {} golden cases failed.\nfailing ops (failed/total): {}\nfirst {}:\n  {}",
+            "{} of {} golden cases failed{place}.\nfailing ops (failed/total): {}\nfirst {}:\n  {}",
             failures.len(),
             cases.len(),
             by_op.join(", "),

@@ -363,7 +363,7 @@ fn view_grad(v: &ViewOp, g: &Tensor, in_shape: &[usize]) -> Result<Tensor> {
                     idx[d] = 0;
                 }
             }
-            let index = Tensor::from_vec(pos, [m]);
+            let index = Tensor::from_vec(pos, [m]).try_to_device(g.device())?;
             Tensor::zeros([n], g.dtype())
                 .try_scatter_add(0, &index, &g.try_reshape([m])?)?
                 .try_reshape(in_shape.to_vec())

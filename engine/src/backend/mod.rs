@@ -1,6 +1,7 @@
 //! Backends: they implement only the primitives of [`crate::ops`], as kernels of a [`crate::schedule::Schedule`].
 
 pub mod cpu;
+pub mod gpu;
 
 /// Where a backend runs parallel work: the runtime's one thread pool, reached
 /// through a C-ABI call so engine copies in notebook cells share it.

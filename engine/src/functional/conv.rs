@@ -294,7 +294,11 @@ impl Tensor {
                     p[i * n + j] = 1.0 / (e - s) as f64;
                 }
             }
-            or_panic(Tensor::from_vec(p, [m, n]).try_to_dtype(x.dtype()))
+            or_panic(
+                Tensor::from_vec(p, [m, n])
+                    .try_to_dtype(x.dtype())
+                    .and_then(|b| b.try_to_device(x.device())),
+            )
         };
         let rows = bins(h, out.0);
         let cols = bins(w, out.1).try_t()?;

@@ -96,7 +96,7 @@ impl Tensor {
     /// One-hot encoding of integer classes: a new last dim of `num_classes`, i64.
     pub fn try_one_hot(&self, num_classes: usize) -> Result<Tensor> {
         let idx = self.indices("one_hot")?;
-        let classes = Tensor::arange(0.0, num_classes as f64, 1.0, DType::I64);
+        let classes = Tensor::arange(0.0, num_classes as f64, 1.0, DType::I64).try_to_device(self.device())?;
         idx.try_unsqueeze(-1)?.try_eq(&classes)?.try_to_dtype(DType::I64)
     }
 

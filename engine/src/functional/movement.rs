@@ -368,8 +368,13 @@ impl Tensor {
             return Err(Error::arg(if lower { "tril" } else { "triu" }, "needs at least 2 dims"));
         }
         let (r, c) = (self.shape()[self.rank() - 2], self.shape()[self.rank() - 1]);
-        let i = Tensor::arange(0.0, r as f64, 1.0, crate::dtype::DType::I64).try_reshape([r, 1])?;
-        let j = Tensor::arange(0.0, c as f64, 1.0, crate::dtype::DType::I64).try_reshape([1, c])?;
+        let on = self.device();
+        let i = Tensor::arange(0.0, r as f64, 1.0, crate::dtype::DType::I64)
+            .try_to_device(on)?
+            .try_reshape([r, 1])?;
+        let j = Tensor::arange(0.0, c as f64, 1.0, crate::dtype::DType::I64)
+            .try_to_device(on)?
+            .try_reshape([1, c])?;
         let shifted = i.try_add(&Tensor::scalar(k as i64))?;
         let keep = if lower {
             j.try_le(&shifted)?
@@ -383,7 +388,7 @@ impl Tensor {
     /// A contiguous copy when the tensor is a strided view; itself otherwise.
     pub fn try_contiguous(&self) -> Result<Tensor> {
         if let Some(r) = self.node().realized() {
-            if r.view.is_contiguous() && r.view.numel() == r.buffer.host().len() {
+            if r.view.is_contiguous() && r.view.numel() == r.buffer.len() {
                 return Ok(self.clone());
             }
         }

@@ -10,16 +10,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Where a tensor's data lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Device {
     /// Host memory, computed by the CPU backend.
     #[default]
     Cpu,
+    /// GPU memory on adapter `index` of [`crate::devices`] (discrete GPUs first), computed by
+    /// the wgpu backend.
+    Gpu(u16),
+}
+
+impl Device {
+    /// The GPU adapter `index` (0 is the preferred one: a discrete GPU where there is one).
+    pub fn gpu(index: usize) -> Device {
+        Device::Gpu(index.min(u16::MAX as usize) as u16)
+    }
+
+    /// True for a GPU.
+    pub fn is_gpu(self) -> bool {
+        matches!(self, Device::Gpu(_))
+    }
+
+    /// Parses `cpu`, `gpu` (adapter 0) or `gpu:N`, as `:device` and `BORN_DEVICE` take them.
+    pub fn parse(s: &str) -> Option<Device> {
+        match s.trim() {
+            "cpu" => Some(Device::Cpu),
+            "gpu" | "cuda" | "wgpu" => Some(Device::Gpu(0)),
+            other => other
+                .strip_prefix("gpu:")
+                .and_then(|n| n.parse::<u16>().ok())
+                .map(Device::Gpu),
+        }
+    }
 }
 
 impl std::fmt::Display for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("cpu")
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Gpu(i) => write!(f, "gpu:{i}"),
+        }
     }
 }
 
@@ -46,8 +76,11 @@ pub struct Node {
     pub shape: Vec<usize>,
     /// Output dtype.
     pub dtype: DType,
-    /// Output device.
-    pub device: Device,
+    /// The device a lazy node computes on (realized data lives where its buffer is: see
+    /// [`Node::device`]).
+    lazy_device: Device,
+    /// See [`Node::is_host_constant`]; fixed when the node is built.
+    constant: bool,
     realized: Mutex<Option<Realized>>,
     /// Autograd: gradients flow into this node (set when built, or on a leaf by `requires_grad`).
     requires_grad: AtomicBool,
@@ -62,13 +95,21 @@ pub struct Node {
 impl Node {
     /// A new lazy node; the caller has checked shapes with [`OpKind::infer`].
     pub fn lazy(kind: OpKind, inputs: Vec<NodeRef>, shape: Vec<usize>, dtype: DType) -> NodeRef {
-        let device = inputs.first().map(|i| i.device).unwrap_or_default();
+        // A host constant (one element, as `x * 2.0` makes) follows the other inputs' device.
+        let device = inputs
+            .iter()
+            .find(|i| !i.is_host_constant())
+            .or(inputs.first())
+            .map(|i| i.device())
+            .unwrap_or_default();
+        let constant = !inputs.is_empty() && inputs.iter().all(|i| i.is_host_constant());
         Arc::new(Node {
+            constant,
             kind,
             inputs,
             shape,
             dtype,
-            device,
+            lazy_device: device,
             realized: Mutex::new(None),
             requires_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
@@ -84,11 +125,12 @@ impl Node {
     /// A node made by an op whose result already exists (a view of a realized input).
     pub fn with_data(kind: OpKind, inputs: Vec<NodeRef>, buffer: Arc<Buffer>, view: View, dtype: DType) -> NodeRef {
         Arc::new(Node {
+            constant: !buffer.device().is_gpu() && buffer.len() == 1,
             kind,
             inputs,
             shape: view.shape.clone(),
             dtype,
-            device: Device::Cpu,
+            lazy_device: buffer.device(),
             realized: Mutex::new(Some(Realized { buffer, view })),
             requires_grad: AtomicBool::new(false),
             grad: Mutex::new(None),
@@ -105,6 +147,22 @@ impl Node {
     /// The data, if realized.
     pub fn realized(&self) -> Option<Realized> {
         self.realized.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Where the data is (realized) or will be computed (lazy). A parameter moved by
+    /// `Module::to_device` keeps its node and changes device with its buffer.
+    pub fn device(&self) -> Device {
+        match self.realized() {
+            Some(r) => r.buffer.device(),
+            None => self.lazy_device,
+        }
+    }
+
+    /// True for a host constant (one element in host memory: a scalar operand, `zeros`
+    /// broadcast) or a node computed from constants alone: kernels on any device may read
+    /// it, as PyTorch lets a CPU scalar tensor meet a CUDA tensor.
+    pub fn is_host_constant(&self) -> bool {
+        self.constant
     }
 
     /// True once the data exists.

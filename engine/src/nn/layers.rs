@@ -360,6 +360,7 @@ impl Module for Dropout {
         }
         let dtype = if x.dtype().is_float() { x.dtype() } else { DType::F32 };
         let keep = Tensor::rand(x.shape().to_vec(), DType::F32)
+            .try_to_device(x.device())?
             .try_ge(&Tensor::scalar(self.p as f32))?
             .try_to_dtype(dtype)?;
         x.try_mul(&keep.try_mul(&Tensor::scalar(1.0 / (1.0 - self.p)).try_to_dtype(dtype)?)?)

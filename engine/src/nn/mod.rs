@@ -52,6 +52,21 @@ pub trait Module {
         Vec::new()
     }
 
+    /// Moves every parameter and buffer to `device` in place (`model.to(device)` in
+    /// PyTorch): handles already taken, an optimizer's among them, see the moved data.
+    fn try_to_device(&self, device: crate::graph::Device) -> Result<()> {
+        for (_, t) in self.named_parameters().into_iter().chain(self.named_buffers()) {
+            t.try_move_to(device)?;
+        }
+        Ok(())
+    }
+
+    /// Like [`Module::try_to_device`], but panics with the error message.
+    #[track_caller]
+    fn to_device(&self, device: crate::graph::Device) {
+        crate::tensor::or_panic(self.try_to_device(device))
+    }
+
     /// Switches training mode (`true`) or evaluation mode (`false`): Dropout and BatchNorm
     /// behave differently. Containers pass it on to their children.
     fn train(&mut self, mode: bool);

@@ -22,9 +22,10 @@ pub trait Optimizer {
     fn set_lr(&mut self, lr: f64);
 }
 
-/// A zero state tensor like `p`: a leaf holding data, updatable with `assign`.
+/// A zero state tensor like `p`, on `p`'s device: a leaf holding data, updatable with
+/// `assign`. (Create optimizers after moving the model, as in PyTorch.)
 fn state_like(p: &Tensor) -> Tensor {
-    no_grad(|| p.zeros_like().contiguous().realize().detach())
+    no_grad(|| p.zeros_like().contiguous().to_device(p.device()).realize().detach())
 }
 
 fn zero_all(params: &[Tensor]) {

@@ -87,8 +87,7 @@ fn walk(pending: &[NodeRef]) -> Result<Walk> {
                     buffers.len() as u32 - 1
                 });
                 buffer_of[i] = b;
-                let host = r.buffer.host();
-                (0u8, b, host.len(), host.dtype()).hash(&mut h);
+                (0u8, b, r.buffer.len(), r.buffer.dtype()).hash(&mut h);
                 r.view.hash(&mut h);
             }
             None => {
@@ -121,8 +120,8 @@ impl Walk {
             .map(|(i, n)| match n.realized() {
                 Some(r) => Desc::Input {
                     buffer: self.buffer_of[i],
-                    len: r.buffer.host().len(),
-                    buffer_dtype: r.buffer.host().dtype(),
+                    len: r.buffer.len(),
+                    buffer_dtype: r.buffer.dtype(),
                     view: r.view,
                     dtype: n.dtype,
                 },
@@ -163,8 +162,8 @@ impl Walk {
                         },
                     ) => {
                         *buffer == self.buffer_of[i]
-                            && r.buffer.host().len() == *len
-                            && r.buffer.host().dtype() == *buffer_dtype
+                            && r.buffer.len() == *len
+                            && r.buffer.dtype() == *buffer_dtype
                             && r.view == *view
                             && n.dtype == *dtype
                     }

@@ -46,14 +46,14 @@ impl Tensor {
         Tensor::from_host(T::wrap(vec![value]), &Shape(vec![]))
     }
 
-    /// A realized tensor over a host buffer laid out contiguously.
+    /// A realized tensor over a host buffer laid out contiguously, on the default device
+    /// (dtypes the GPU backend has no kernels for stay on the CPU).
     pub(crate) fn from_host(buf: HostBuffer, shape: &[usize]) -> Tensor {
-        let dtype = buf.dtype();
-        Tensor(Node::leaf(
-            Arc::new(Buffer::Host(buf, Some(runtime().host_pool()))),
-            View::contiguous(shape),
-            dtype,
-        ))
+        let t = Tensor::host_leaf(buf, shape);
+        match runtime().default_device() {
+            crate::graph::Device::Gpu(_) if crate::backend::gpu::check_dtype(t.dtype(), "new").is_err() => t,
+            device => or_panic(t.try_to_device(device)),
+        }
     }
 
     /// Every element `value`: one stored element broadcast to `shape`.
@@ -110,7 +110,11 @@ impl Tensor {
             return t;
         }
         // The values are small; converting eagerly keeps creation free of graph nodes.
-        or_panic(or_panic(t.try_to_dtype(dtype)).try_realize_detached())
+        let t = or_panic(or_panic(t.try_to_dtype(dtype)).try_realize_detached());
+        match runtime().default_device() {
+            crate::graph::Device::Cpu => t,
+            device => or_panic(t.try_to_device(device)),
+        }
     }
 
     /// Realizes and returns a leaf holding the data (no link to the graph that made it).

@@ -2,6 +2,7 @@
 //! shapes at once) and nothing runs until a value is needed.
 
 mod creation;
+mod device;
 mod prim;
 
 use crate::backend::cpu;
@@ -78,7 +79,7 @@ impl Tensor {
 
     /// Where the data lives.
     pub fn device(&self) -> Device {
-        self.0.device
+        self.0.device()
     }
 
     /// True once the data exists (no pending ops).
@@ -111,6 +112,9 @@ impl Tensor {
 
     /// The elements in row-major order, converted to `T` if the dtype differs.
     pub fn try_to_vec<T: HostElement>(&self) -> Result<Vec<T>> {
+        if self.device().is_gpu() {
+            return self.try_to_device(Device::Cpu)?.try_to_vec();
+        }
         let t = if self.dtype() == T::DTYPE {
             self.clone()
         } else {
@@ -184,7 +188,23 @@ pub fn realize_all(tensors: &[&Tensor]) -> Result<()> {
         return Ok(());
     }
     let rt = runtime();
-    let buffers = cpu::execute(&sched, rt, rt.host_pool(), rt.interrupt_flag())?;
+    let device = nodes[0].device();
+    if nodes.iter().any(|n| n.device() != device) {
+        // One schedule runs on one device: realize each device's tensors apart.
+        for d in nodes
+            .iter()
+            .map(|n| n.device())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let mine: Vec<&Tensor> = tensors.iter().copied().filter(|t| t.device() == d).collect();
+            realize_all(&mine)?;
+        }
+        return Ok(());
+    }
+    let buffers = match device {
+        Device::Cpu => cpu::execute(&sched, rt, rt.host_pool(), rt.interrupt_flag())?,
+        Device::Gpu(i) => crate::backend::gpu::execute(&sched, rt.gpu(i)?)?,
+    };
     if !sched.kernels.is_empty() {
         rt.count_realize(sched.kernels.len(), sched.bytes_allocated(), reused);
     }

@@ -33,6 +33,22 @@ impl Tensor {
     pub(crate) fn lazy(kind: OpKind, inputs: &[&Tensor]) -> Result<Tensor> {
         let sig: Vec<(&[usize], DType)> = inputs.iter().map(|t| (t.shape(), t.dtype())).collect();
         let (shape, dtype) = kind.infer(&sig)?;
+        let mut devices = inputs.iter().filter(|t| !t.0.is_host_constant()).map(|t| t.device());
+        if let Some(first) = devices.next() {
+            if let Some(other) = devices.find(|&d| d != first) {
+                return Err(crate::error::Error::arg(
+                    kind.name(),
+                    format!(
+                        "the operands are on different devices ({first} and {other}): move one with \
+                         `.to_device(Device::{})`",
+                        if first.is_gpu() { "Cpu" } else { "gpu(0)" }
+                    ),
+                ));
+            }
+            if let crate::graph::Device::Gpu(_) = first {
+                crate::backend::gpu::check_dtype(dtype, kind.name())?;
+            }
+        }
         let nodes = inputs.iter().map(|t| t.0.clone()).collect();
         Ok(Tensor::tracked(Node::lazy(kind, nodes, shape, dtype)))
     }

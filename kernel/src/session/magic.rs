@@ -14,7 +14,10 @@ const OWN: &[(&str, &str)] = &[
         ":clear",
         "forget all variables, functions and types (keeps the compiled engine)",
     ),
-    (":device", "`:device cpu` or `:device gpu`: where new tensors live"),
+    (
+        ":device",
+        "`:device cpu`, `:device gpu` or `gpu:N`: where new tensors live",
+    ),
 ];
 
 /// evcxr commands passed through unchanged: (name, one-line help).
@@ -189,16 +192,25 @@ pub fn run(session: &mut Session, m: &Magic) -> Result<Option<MimeData>, Outcome
         }
         ":device" => match m.arg.as_str() {
             "" => Ok(Some(text(format!("device: {}", session.device)))),
-            "cpu" => {
-                session.device = "cpu";
-                Ok(Some(text("device: cpu".into())))
+            arg => {
+                let Some(device) = born::Device::parse(arg) else {
+                    return Err(error(format!(
+                        "unknown device {arg:?}: use `:device cpu`, `:device gpu` or `:device gpu:N`"
+                    )));
+                };
+                // The default device lives in the cell process's runtime: set it there.
+                let code = format!(
+                    "if let Err(e) = born::set_default_device(born::Device::parse({:?}).unwrap()) {{ panic!(\"{{e}}\") }}",
+                    device.to_string()
+                );
+                session
+                    .execute_hidden(&code)
+                    .map_err(|e| error(format!("staying on {}: {e}", session.device)))?;
+                session.device = device.to_string();
+                Ok(Some(text(format!(
+                    "device: {device} (new tensors are made there; move others with .to_device(..))"
+                ))))
             }
-            "gpu" => Ok(Some(text(
-                "the GPU backend is not built yet; staying on cpu (device: cpu)".into(),
-            ))),
-            other => Err(error(format!(
-                "unknown device {other:?}: use `:device cpu` or `:device gpu`"
-            ))),
         },
         _ => Ok(None),
     }

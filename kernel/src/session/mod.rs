@@ -136,7 +136,7 @@ pub struct Session {
     outputs: EvalContextOutputs,
     shared: Arc<Shared>,
     timing: bool,
-    device: &'static str,
+    device: String,
     answers: input::AnswerPipe,
 }
 
@@ -163,7 +163,7 @@ impl Session {
             outputs,
             shared,
             timing: false,
-            device: "cpu",
+            device: "cpu".into(),
             answers,
         };
         session.load_prelude(true)?;

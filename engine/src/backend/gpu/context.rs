@@ -1,0 +1,322 @@
+//! The GPUs wgpu sees, one opened device per adapter in use, its pipeline cache and counters.
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::storage::{gpu::element_bytes, GpuBuffer, GpuPool, HostBuffer};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// What wgpu reports of one adapter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdapterSummary {
+    /// Adapter name (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`).
+    pub name: String,
+    /// Discrete, integrated, virtual, cpu (a software rasterizer) or other.
+    pub kind: String,
+    /// The API wgpu drives it through (Vulkan, Metal, Dx12).
+    pub backend: String,
+}
+
+/// Every adapter wgpu finds, best first, each opened on first use.
+pub struct Gpus {
+    adapters: Vec<wgpu::Adapter>,
+    opened: Vec<OnceLock<std::result::Result<&'static Gpu, String>>>,
+}
+
+fn rank(t: wgpu::DeviceType) -> u8 {
+    match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Other => 3,
+        wgpu::DeviceType::Cpu => 4,
+    }
+}
+
+impl Gpus {
+    /// Asks wgpu for its adapters (Vulkan, Metal, DX12; `WGPU_BACKEND` narrows them) and
+    /// orders them discrete first, software last.
+    pub fn discover() -> Gpus {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::PRIMARY;
+        let instance = wgpu::Instance::new(desc.with_env());
+        let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+        adapters.sort_by_key(|a| rank(a.get_info().device_type));
+        let opened = adapters.iter().map(|_| OnceLock::new()).collect();
+        Gpus { adapters, opened }
+    }
+
+    /// One summary per adapter, in device-index order.
+    pub fn summaries(&self) -> Vec<AdapterSummary> {
+        self.adapters
+            .iter()
+            .map(|a| {
+                let i = a.get_info();
+                AdapterSummary {
+                    name: i.name,
+                    kind: format!("{:?}", i.device_type).replace("Gpu", "").to_lowercase(),
+                    backend: format!("{:?}", i.backend),
+                }
+            })
+            .collect()
+    }
+
+    /// The opened device `index` (opened now if it is the first use).
+    pub fn get(&self, index: u16) -> Result<&'static Gpu> {
+        let i = index as usize;
+        let Some(adapter) = self.adapters.get(i) else {
+            let reason = if self.adapters.is_empty() {
+                "wgpu found no GPU adapter (no Vulkan, Metal or DX12 driver: on Linux install the \
+                 vendor driver, or Mesa's `mesa-vulkan-drivers` for the llvmpipe software device)"
+                    .to_string()
+            } else {
+                format!(
+                    "there are {} GPU adapter(s): gpu:0 to gpu:{}",
+                    self.adapters.len(),
+                    self.adapters.len() - 1
+                )
+            };
+            return Err(Error::arg("device", format!("gpu:{index} is not available: {reason}")));
+        };
+        self.opened[i]
+            .get_or_init(|| Gpu::open(adapter, index).map(|g| &*Box::leak(Box::new(g))))
+            .clone()
+            .map_err(|e| Error::arg("device", format!("gpu:{index} could not be opened: {e}")))
+    }
+}
+
+/// What the GPU backend has done, for tests and users (`born::gpu_stats`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GpuStats {
+    /// Queue submits of computation (one per realize that runs kernels).
+    pub submits: u64,
+    /// Read-backs to the host (`to_vec`, `item`, display, `to_device(Cpu)`), a submit each.
+    pub downloads: u64,
+    /// Compute pipelines compiled (a training loop compiles none after its first step).
+    pub pipelines_compiled: u64,
+    /// Kernel launches.
+    pub dispatches: u64,
+    /// Bytes written from the host.
+    pub bytes_uploaded: u64,
+    /// Bytes read back to the host.
+    pub bytes_downloaded: u64,
+    /// GPU buffers created (rather than reused from the pool).
+    pub buffers_allocated: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    submits: AtomicU64,
+    downloads: AtomicU64,
+    pipelines: AtomicU64,
+    dispatches: AtomicU64,
+    uploaded: AtomicU64,
+    downloaded: AtomicU64,
+}
+
+/// One opened GPU: device, queue, buffer pool and the pipelines compiled for it.
+pub struct Gpu {
+    /// Its index in [`Gpus`].
+    pub index: u16,
+    /// What wgpu says of it.
+    pub info: wgpu::AdapterInfo,
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    /// Its buffer pool.
+    pub pool: &'static GpuPool,
+    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    counters: Counters,
+    /// Compile kernels with wgpu's bounds checks on (`BORN_GPU_CHECKED=1`, or
+    /// [`Gpu::set_checked`]), to compare results with the unchecked kernels normally run.
+    checked: std::sync::atomic::AtomicBool,
+}
+
+impl Gpu {
+    fn open(adapter: &wgpu::Adapter, index: u16) -> std::result::Result<Gpu, String> {
+        let limits = adapter.limits();
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("born"),
+            required_features: wgpu::Features::empty(),
+            // Everything the adapter offers: large storage buffers and many bindings per kernel.
+            required_limits: limits,
+            experimental_features: Default::default(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: Default::default(),
+        }))
+        .map_err(|e| e.to_string())?;
+        // Errors are caught per realize by error scopes; anything else is logged, not a panic.
+        device.on_uncaptured_error(Arc::new(|e| eprintln!("born: GPU error: {e}")));
+        let limit = std::env::var("BORN_GPU_POOL_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2usize << 30);
+        let pool: &'static GpuPool = Box::leak(Box::new(GpuPool::new(device.clone(), limit)));
+        Ok(Gpu {
+            index,
+            info: adapter.get_info(),
+            device,
+            queue,
+            pool,
+            pipelines: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            checked: std::env::var("BORN_GPU_CHECKED").is_ok_and(|v| v == "1").into(),
+        })
+    }
+
+    /// Compiles kernels from now on with wgpu's runtime checks on (bounds checks, loop
+    /// bounding) or off (the default, and what generated kernels are written for).
+    pub fn set_checked(&self, on: bool) {
+        self.checked.store(on, Ordering::Relaxed);
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> GpuStats {
+        let c = &self.counters;
+        GpuStats {
+            submits: c.submits.load(Ordering::Relaxed),
+            downloads: c.downloads.load(Ordering::Relaxed),
+            pipelines_compiled: c.pipelines.load(Ordering::Relaxed),
+            dispatches: c.dispatches.load(Ordering::Relaxed),
+            bytes_uploaded: c.uploaded.load(Ordering::Relaxed),
+            bytes_downloaded: c.downloaded.load(Ordering::Relaxed),
+            buffers_allocated: self.pool.allocations(),
+        }
+    }
+
+    pub(crate) fn count_submit(&self, dispatches: usize) {
+        self.counters.submits.fetch_add(1, Ordering::Relaxed);
+        self.counters.dispatches.fetch_add(dispatches as u64, Ordering::Relaxed);
+    }
+
+    /// The pipeline for a kernel's WGSL, compiled on first use. Sources come from the
+    /// backend's own code generator, whose every index is in bounds by construction (views
+    /// are checked against their buffers before a launch), so they compile without wgpu's
+    /// injected bounds checks and loop bounding: on an H100 those cost 59x.
+    pub(crate) fn pipeline(&self, source: &str) -> Result<Arc<wgpu::ComputePipeline>> {
+        let checked = self.checked.load(Ordering::Relaxed);
+        let key = format!("{}{source}", if checked { "checked\n" } else { "" });
+        if let Some(p) = self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some("born kernel"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        };
+        let module = if checked {
+            self.device.create_shader_module(desc)
+        } else {
+            // SAFETY: see above: generated kernels index only inside their bound buffers.
+            unsafe {
+                self.device
+                    .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
+        };
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("born kernel"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::arg(
+                "gpu",
+                format!("internal: a generated kernel did not compile: {e}\n{source}"),
+            ));
+        }
+        self.counters.pipelines.fetch_add(1, Ordering::Relaxed);
+        let pipeline = Arc::new(pipeline);
+        self.pipelines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// A GPU buffer for `len` elements of `dtype`, or an error naming the dtype.
+    pub(crate) fn alloc(&self, dtype: DType, len: usize, op: &'static str) -> Result<GpuBuffer> {
+        check_dtype(dtype, op)?;
+        Ok(self.pool.take(dtype, len, self.index))
+    }
+
+    /// Copies host data into a new GPU buffer.
+    pub fn upload(&self, data: &HostBuffer) -> Result<GpuBuffer> {
+        let buf = self.alloc(data.dtype(), data.len(), "to_device")?;
+        let bytes: Vec<u8> = match data {
+            HostBuffer::F32(v) => bytemuck::cast_slice(v).to_vec(),
+            HostBuffer::I32(v) => bytemuck::cast_slice(v).to_vec(),
+            HostBuffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
+            HostBuffer::U8(v) => v.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect(),
+            HostBuffer::Bool(v) => v.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect(),
+            other => unreachable!("checked above: {}", other.dtype()),
+        };
+        if !bytes.is_empty() {
+            self.queue.write_buffer(&buf.raw, 0, &bytes);
+        }
+        self.counters.uploaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(buf)
+    }
+
+    /// Copies a GPU buffer to the host (waits for the work queued before it).
+    pub fn download(&self, buf: &GpuBuffer) -> Result<HostBuffer> {
+        let bytes = (buf.len * element_bytes(buf.dtype).unwrap_or(4)) as u64;
+        if bytes == 0 {
+            return Ok(HostBuffer::zeros(buf.dtype, 0));
+        }
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("born download"),
+            size: bytes.next_multiple_of(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&buf.raw, 0, &staging, 0, bytes.next_multiple_of(4));
+        self.queue.submit([enc.finish()]);
+        self.counters.downloads.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
+            .map_err(|e| Error::arg("to_vec", format!("waiting for gpu:{}: {e}", self.index)))?;
+        rx.recv()
+            .map_err(|_| Error::arg("to_vec", "the GPU read-back was dropped"))?
+            .map_err(|e| Error::arg("to_vec", format!("reading gpu:{} memory: {e}", self.index)))?;
+        let view = staging
+            .slice(..)
+            .get_mapped_range()
+            .map_err(|e| Error::arg("to_vec", format!("reading gpu:{} memory: {e}", self.index)))?;
+        let words = &view[..bytes as usize];
+        let out = match buf.dtype {
+            DType::F32 => HostBuffer::F32(bytemuck::pod_collect_to_vec(words)),
+            DType::I32 => HostBuffer::I32(bytemuck::pod_collect_to_vec(words)),
+            DType::I64 => HostBuffer::I64(bytemuck::pod_collect_to_vec(words)),
+            DType::U8 => HostBuffer::U8(words.chunks_exact(4).map(|w| w[0]).collect()),
+            DType::Bool => HostBuffer::Bool(words.chunks_exact(4).map(|w| w[0] != 0).collect()),
+            other => unreachable!("GPU buffers of {other} are never made"),
+        };
+        self.counters.downloaded.fetch_add(bytes, Ordering::Relaxed);
+        Ok(out)
+    }
+}
+
+/// An error unless the GPU backend has kernels for `dtype`.
+pub fn check_dtype(dtype: DType, op: &'static str) -> Result<()> {
+    if element_bytes(dtype).is_some() {
+        return Ok(());
+    }
+    Err(Error::UnsupportedDType {
+        op,
+        dtype,
+        reason: "the GPU backend computes f32, i32, i64, u8 and bool (WGSL has no 64-bit floats; \
+                 f16/bf16 are not there yet): cast first, e.g. `.to_dtype(DType::F32)`"
+            .into(),
+    })
+}

@@ -1,0 +1,373 @@
+//! One WGSL compute kernel per schedule kernel: the source, the buffers it binds, and its grid.
+
+use super::wgsl::{self, bindings, compute_type, flatten, store, ExprGen, PRELUDE};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::ops::View;
+use crate::schedule::{Expr, Kernel, KernelOp, Slot, Src};
+use std::fmt::Write;
+
+/// Threads per workgroup of the one-thread-per-element kernels.
+const GROUP: usize = 256;
+/// Reductions at most this long run one thread per output; longer ones a workgroup each.
+const SERIAL_REDUCE: usize = 256;
+
+/// A kernel ready to launch.
+pub struct Launch {
+    /// Complete WGSL (its text is the pipeline cache key).
+    pub source: String,
+    /// Input slots bound at 1, 2, ... (the output is binding 0).
+    pub reads: Vec<(Slot, DType)>,
+    /// Workgroups in x, y, z.
+    pub groups: [u32; 3],
+}
+
+/// `groups` workgroups laid out in x and y (x is limited to 65535).
+fn grid(groups: usize) -> [u32; 3] {
+    let x = groups.clamp(1, 65535);
+    [x as u32, groups.div_ceil(x).max(1) as u32, 1]
+}
+
+/// The head of a one-thread-per-item kernel over `n` items: `i` is the item.
+fn per_item(n: usize) -> String {
+    format!(
+        "@compute @workgroup_size({GROUP})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, \
+         @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{\n  \
+         let i = (wg.y * nw.x + wg.x) * {GROUP}u + lid;\n  if (i >= {n}u) {{ return; }}\n"
+    )
+}
+
+fn assemble(out: DType, reads: &[(Slot, DType)], fns: &str, main: &str) -> String {
+    format!("{}\n{}\n{PRELUDE}\n{fns}\n{main}", bindings(out, reads), "")
+}
+
+/// Every buffer read of `op` with its view, for bounds checks before a launch.
+pub fn views(op: &KernelOp) -> Vec<(Slot, View)> {
+    let mut out = Vec::new();
+    let src = |s: &Src| (s.slot, s.view.clone());
+    match op {
+        KernelOp::Elementwise(e) | KernelOp::Reduce { expr: e, .. } => e.reads(&mut |s, v| out.push((s, v.clone()))),
+        KernelOp::ArgReduce { src: s, .. }
+        | KernelOp::Pad { src: s, .. }
+        | KernelOp::Argsort { src: s, .. }
+        | KernelOp::Cumsum { src: s, .. } => out.push(src(s)),
+        KernelOp::MatMul { a, b } => out.extend([src(a), src(b)]),
+        KernelOp::Cat { srcs, .. } => out.extend(srcs.iter().map(src)),
+        KernelOp::Gather { src: s, index, .. } => out.extend([src(s), src(index)]),
+        KernelOp::Scatter {
+            src: s, index, values, ..
+        } => out.extend([src(s), src(index), src(values)]),
+    }
+    out
+}
+
+/// Builds the launch of kernel `k`; `dtype_of` gives each slot's dtype.
+pub fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
+    let n: usize = k.shape.iter().product();
+    let mut reads = Vec::new();
+    let mut g = ExprGen::new(&mut reads);
+    let (main, groups) = match &k.op {
+        KernelOp::Elementwise(e) => {
+            let v = g.expr(e, "i");
+            let main = format!("{}{}  {}\n}}\n", per_item(n), g.body, store(k.dtype, "i", &v));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::Pad { src, pads, value } => {
+            let e = Expr::PadLoad {
+                slot: src.slot,
+                view: src.view.clone(),
+                dtype: dtype_of(src.slot),
+                pads: pads.clone(),
+                fill: *value,
+            };
+            let v = g.expr(&e, "i");
+            let main = format!("{}{}  {}\n}}\n", per_item(n), g.body, store(k.dtype, "i", &v));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::Reduce { op, expr, n_out, n_red } => reduce(&mut g, *op, expr, *n_out, *n_red, k.dtype),
+        KernelOp::MatMul { a, b } => return matmul(g, k, a, b, dtype_of),
+        KernelOp::Cat { srcs, axis } => {
+            let mut body = wgsl::coords(&k.shape, "i", "c");
+            let _ = writeln!(body, "  var v: {};", compute_type(k.dtype));
+            let mut start = 0;
+            for (j, s) in srcs.iter().enumerate() {
+                let len = s.view.shape[*axis];
+                let c: Vec<String> = (0..k.shape.len())
+                    .map(|d| {
+                        if d == *axis {
+                            format!("(c{d} - {start}u)")
+                        } else {
+                            format!("c{d}")
+                        }
+                    })
+                    .collect();
+                let l = g.load_view(s.slot, dtype_of(s.slot), &s.view, &flatten(&s.view.shape, &c));
+                let cond = if j + 1 == srcs.len() {
+                    "true".to_string()
+                } else {
+                    format!("c{axis} < {}u", start + len)
+                };
+                let _ = writeln!(
+                    body,
+                    "  {}if ({cond}) {{ v = {l}; }}",
+                    if j == 0 { "" } else { "else " }
+                );
+                start += len;
+            }
+            let main = format!("{}{body}  {}\n}}\n", per_item(n), store(k.dtype, "i", "v"));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::Gather { src, index, axis } => {
+            let mut body = wgsl::coords(&k.shape, "i", "c");
+            let ix = g.load_view(index.slot, DType::I64, &index.view, "i");
+            let c: Vec<String> = (0..k.shape.len())
+                .map(|d| {
+                    if d == *axis {
+                        "u32(ix)".to_string()
+                    } else {
+                        format!("c{d}")
+                    }
+                })
+                .collect();
+            let l = g.load_view(src.slot, dtype_of(src.slot), &src.view, &flatten(&src.view.shape, &c));
+            let dt = k.dtype;
+            let _ = write!(
+                body,
+                "  let ix = {ix};\n  var v: {} = {};\n  if (ix >= 0i && u32(ix) < {}u) {{ v = {l}; }}\n",
+                compute_type(dt),
+                zero(dt),
+                src.view.shape[*axis]
+            );
+            let main = format!("{}{body}  {}\n}}\n", per_item(n), store(dt, "i", "v"));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::Scatter {
+            src,
+            index,
+            values,
+            axis,
+            add,
+        } => {
+            let dt = k.dtype;
+            let ishape = &index.view.shape;
+            let mut body = wgsl::coords(&k.shape, "i", "c");
+            let first = g.load_view(src.slot, dt, &src.view, "i");
+            let _ = writeln!(body, "  var v = {first};");
+            // Positions of the index tensor that could point at this element: same
+            // coordinates off the axis, any along it (in order, so the last write wins).
+            let fits: Vec<String> = (0..k.shape.len())
+                .filter(|&d| d != *axis)
+                .map(|d| format!("c{d} < {}u", ishape[d]))
+                .chain(["true".to_string()])
+                .collect();
+            let c: Vec<String> = (0..k.shape.len())
+                .map(|d| if d == *axis { "t".to_string() } else { format!("c{d}") })
+                .collect();
+            let j = flatten(ishape, &c);
+            let ix = g.load_view(index.slot, DType::I64, &index.view, "j");
+            let val = g.load_view(values.slot, dt, &values.view, "j");
+            let upd = if *add {
+                wgsl::binary(crate::ops::BinaryOp::Add, dt, "v", &val)
+            } else {
+                val
+            };
+            let _ = write!(
+                body,
+                "  if ({}) {{\n    for (var t = 0u; t < {}u; t++) {{\n      let j = {j};\n      \
+                 if ({ix} == i32(c{axis})) {{ v = {upd}; }}\n    }}\n  }}\n",
+                fits.join(" && "),
+                ishape[*axis]
+            );
+            let main = format!("{}{body}  {}\n}}\n", per_item(n), store(dt, "i", "v"));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::ArgReduce { src, axis, max } => {
+            let sd = dtype_of(src.slot);
+            let mut body = wgsl::coords(&k.shape, "i", "c");
+            let at = |t: &str| {
+                let c: Vec<String> = (0..k.shape.len())
+                    .map(|d| if d == *axis { t.to_string() } else { format!("c{d}") })
+                    .collect();
+                flatten(&src.view.shape, &c)
+            };
+            let first = g.load_view(src.slot, sd, &src.view, &at("0u"));
+            let x = g.load_view(src.slot, sd, &src.view, &at("t"));
+            let (nan_x, nan_b) = if sd == DType::F32 {
+                ("born_isnan(x)".to_string(), "born_isnan(bv)".to_string())
+            } else {
+                ("false".into(), "false".into())
+            };
+            let cmp = if *max { ">" } else { "<" };
+            let cmp = if sd == DType::Bool {
+                format!("u32(x) {cmp} u32(bv)")
+            } else {
+                format!("x {cmp} bv")
+            };
+            let _ = write!(
+                body,
+                "  var best = 0u;\n  var bv = {first};\n  for (var t = 1u; t < {}u; t++) {{\n    \
+                 if ({nan_b}) {{ break; }}\n    let x = {x};\n    if ({nan_x} || {cmp}) {{ best = t; bv = x; }}\n  }}\n",
+                src.view.shape[*axis]
+            );
+            let main = format!("{}{body}  {}\n}}\n", per_item(n), store(DType::I64, "i", "i32(best)"));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::Argsort { src, axis, descending } => {
+            let sd = dtype_of(src.slot);
+            let len = k.shape[*axis];
+            let mut body = wgsl::coords(&k.shape, "i", "c");
+            let c: Vec<String> = (0..k.shape.len())
+                .map(|d| if d == *axis { "t".to_string() } else { format!("c{d}") })
+                .collect();
+            let me = g.load_view(src.slot, sd, &src.view, "i");
+            let other = g.load_view(src.slot, sd, &src.view, &flatten(&src.view.shape, &c));
+            // NaN sorts above every number (NumPy); equal keys keep their order.
+            let less = |a: &str, b: &str| match sd {
+                DType::F32 => format!("(!born_isnan({a}) && (born_isnan({b}) || {a} < {b}))"),
+                DType::Bool => format!("(u32({a}) < u32({b}))"),
+                _ => format!("({a} < {b})"),
+            };
+            let before = if *descending { less("me", "x") } else { less("x", "me") };
+            let after = if *descending { less("x", "me") } else { less("me", "x") };
+            let out_c: Vec<String> = (0..k.shape.len())
+                .map(|d| {
+                    if d == *axis {
+                        "rank".to_string()
+                    } else {
+                        format!("c{d}")
+                    }
+                })
+                .collect();
+            let _ = write!(
+                body,
+                "  let me = {me};\n  var rank = 0u;\n  for (var t = 0u; t < {len}u; t++) {{\n    let x = {other};\n    \
+                 if ({before} || (!{after} && t < c{axis})) {{ rank += 1u; }}\n  }}\n  let o = {};\n",
+                flatten(&k.shape, &out_c)
+            );
+            let main = format!(
+                "{}{body}  {}\n}}\n",
+                per_item(n),
+                store(DType::I64, "o", &format!("i32(c{axis})"))
+            );
+            (main, grid(n.div_ceil(GROUP)))
+        }
+        KernelOp::Cumsum { src, axis } => {
+            let dt = k.dtype;
+            let mut body = wgsl::coords(&k.shape, "i", "c");
+            let c: Vec<String> = (0..k.shape.len())
+                .map(|d| if d == *axis { "t".to_string() } else { format!("c{d}") })
+                .collect();
+            let x = g.load_view(src.slot, dt, &src.view, &flatten(&src.view.shape, &c));
+            let step = wgsl::binary(crate::ops::BinaryOp::Add, dt, "acc", &x);
+            let _ = write!(
+                body,
+                "  var acc: {} = {};\n  for (var t = 0u; t <= c{axis}; t++) {{ acc = {step}; }}\n",
+                compute_type(dt),
+                zero(dt)
+            );
+            let main = format!("{}{body}  {}\n}}\n", per_item(n), store(dt, "i", "acc"));
+            (main, grid(n.div_ceil(GROUP)))
+        }
+    };
+    let fns = std::mem::take(&mut g.fns);
+    drop(g);
+    Ok(Launch {
+        source: assemble(k.dtype, &reads, &fns, &main),
+        reads,
+        groups,
+    })
+}
+
+fn zero(d: DType) -> &'static str {
+    match d {
+        DType::F32 => "0.0",
+        DType::Bool => "false",
+        _ => "0i",
+    }
+}
+
+fn reduce(
+    g: &mut ExprGen,
+    op: crate::ops::ReduceOp,
+    expr: &Expr,
+    n_out: usize,
+    n_red: usize,
+    out: DType,
+) -> (String, [u32; 3]) {
+    let d = expr.dtype();
+    let ct = compute_type(d);
+    let id = wgsl::reduce_identity(op, d);
+    let v = g.expr(
+        expr,
+        "(o * {n_red}u + r)".replace("{n_red}", &n_red.to_string()).as_str(),
+    );
+    let body = std::mem::take(&mut g.body);
+    let step = wgsl::reduce_step(op, d, "acc", &v);
+    let result = wgsl::cast(d, out, "acc");
+    if n_red <= SERIAL_REDUCE {
+        let main = format!(
+            "{}  let o = i;\n  var acc: {ct} = {id};\n  for (var r = 0u; r < {n_red}u; r++) {{\n{body}    acc = {step};\n  }}\n  {}\n}}\n",
+            per_item(n_out),
+            store(out, "o", &result)
+        );
+        return (main, grid(n_out.div_ceil(GROUP)));
+    }
+    // A workgroup per output: strided partial results, then a tree in workgroup memory.
+    let combine = wgsl::reduce_step(op, d, "part[lid]", "part[lid + s]");
+    let main = format!(
+        "var<workgroup> part: array<{ct}, {GROUP}>;\n\
+         @compute @workgroup_size({GROUP})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, \
+         @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{\n  \
+         let o = wg.y * nw.x + wg.x;\n  var acc: {ct} = {id};\n  if (o < {n_out}u) {{\n    \
+         for (var r = lid; r < {n_red}u; r += {GROUP}u) {{\n{body}      acc = {step};\n    }}\n  }}\n  \
+         part[lid] = acc;\n  workgroupBarrier();\n  for (var s = {half}u; s > 0u; s >>= 1u) {{\n    \
+         if (lid < s) {{ part[lid] = {combine}; }}\n    workgroupBarrier();\n  }}\n  \
+         if (lid == 0u && o < {n_out}u) {{ let acc = part[0]; {} }}\n}}\n",
+        store(out, "o", &result),
+        half = GROUP / 2
+    );
+    (main, grid(n_out))
+}
+
+fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
+    let r = k.shape.len();
+    let (m, n) = (k.shape[r - 2], k.shape[r - 1]);
+    let batch: usize = k.shape[..r - 2].iter().product();
+    let kk = a.view.numel() / (batch * m).max(1);
+    if batch > 65535 {
+        return Err(Error::arg(
+            "matmul",
+            format!("the GPU backend runs at most 65535 matrices in one batch, this one has {batch}"),
+        ));
+    }
+    if k.dtype == DType::Bool {
+        return Err(Error::UnsupportedDType {
+            op: "matmul",
+            dtype: k.dtype,
+            reason: "the GPU backend multiplies numbers: cast the bools first".into(),
+        });
+    }
+    let la = g.load_view(a.slot, dtype_of(a.slot), &a.view, "(b * M + r) * K + c");
+    let lb = g.load_view(b.slot, dtype_of(b.slot), &b.view, "(b * K + r) * N + c");
+    let ct = compute_type(k.dtype);
+    let head = format!(
+        "alias T = {ct};\nconst M: u32 = {m}u;\nconst N: u32 = {n}u;\nconst K: u32 = {kk}u;\nconst ZERO: T = {};\n\
+         fn load_a(b: u32, r: u32, c: u32) -> T {{ return {la}; }}\n\
+         fn load_b(b: u32, r: u32, c: u32) -> T {{ return {lb}; }}\n\
+         fn store_c(b: u32, r: u32, c: u32, v: T) {{ let at = (b * M + r) * N + c; {} }}\n",
+        zero(k.dtype),
+        store(k.dtype, "at", "v")
+    );
+    let fns = std::mem::take(&mut g.fns);
+    let reads = std::mem::take(g.reads);
+    let main = format!("{head}\n{}", include_str!("../../../../shaders/matmul.wgsl"));
+    Ok(Launch {
+        source: assemble(k.dtype, &reads, &fns, &main),
+        reads,
+        groups: [
+            n.div_ceil(64).max(1) as u32,
+            m.div_ceil(64).max(1) as u32,
+            batch.max(1) as u32,
+        ],
+    })
+}

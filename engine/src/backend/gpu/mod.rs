@@ -1,0 +1,137 @@
+//! The GPU backend (wgpu): runs a [`Schedule`] as generated WGSL kernels, all of a realize
+//! in one compute pass, one command encoder and one queue submit. Intermediate results
+//! stay in GPU memory; host data moves only on `to_device`, `to_vec` and display.
+//!
+//! (The folder is `gpu`, not `wgpu`, so the crate `wgpu` is not shadowed inside it.)
+
+mod context;
+mod kernels;
+mod wgsl;
+
+pub use context::{check_dtype, AdapterSummary, Gpu, GpuStats, Gpus};
+
+use crate::error::{Error, Result};
+use crate::schedule::{Schedule, Slot, SlotSource};
+use crate::storage::{Buffer, GpuBuffer};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Where a slot's data is during a realize.
+enum Held<'a> {
+    Existing(&'a GpuBuffer),
+    Uploaded(GpuBuffer),
+    Computed(usize),
+}
+
+/// Runs every kernel of `s` on `gpu`; returns the buffers of the schedule's outputs by slot.
+pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
+    let mut phys: Vec<Option<GpuBuffer>> = Vec::with_capacity(s.buffers.len());
+    for b in &s.buffers {
+        phys.push(Some(gpu.alloc(b.dtype, b.len, "realize")?));
+    }
+    let mut held = Vec::with_capacity(s.slots.len());
+    for src in &s.slots {
+        held.push(match src {
+            SlotSource::Input(b) => match &**b {
+                Buffer::Gpu(g) if g.device == gpu.index => Held::Existing(g),
+                Buffer::Gpu(g) => {
+                    return Err(Error::arg(
+                        "realize",
+                        format!(
+                            "a tensor on gpu:{} was read on gpu:{}: move it with .to_device(..)",
+                            g.device, gpu.index
+                        ),
+                    ))
+                }
+                // Host constants (one element: scalar operands) travel with the launch.
+                Buffer::Host(h, _) => Held::Uploaded(gpu.upload(h)?),
+            },
+            SlotSource::Computed { phys } => Held::Computed(*phys),
+        });
+    }
+    let raw = |slot: Slot| -> &wgpu::Buffer {
+        match &held[slot] {
+            Held::Existing(g) => &g.raw,
+            Held::Uploaded(g) => &g.raw,
+            Held::Computed(p) => &phys[*p].as_ref().expect("allocated above").raw,
+        }
+    };
+    let len = |slot: Slot| -> usize {
+        match &held[slot] {
+            Held::Existing(g) => g.len,
+            Held::Uploaded(g) => g.len,
+            Held::Computed(p) => s.buffers[*p].len,
+        }
+    };
+    let dtype_of = |slot: Slot| -> crate::dtype::DType {
+        match &held[slot] {
+            Held::Existing(g) => g.dtype,
+            Held::Uploaded(g) => g.dtype,
+            Held::Computed(p) => s.buffers[*p].dtype,
+        }
+    };
+    let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let mut work = Vec::with_capacity(s.kernels.len());
+    for k in &s.kernels {
+        if k.shape.contains(&0) {
+            continue;
+        }
+        // The kernels compile without bounds checks: every view must lie inside its buffer.
+        for (slot, view) in kernels::views(&k.op) {
+            let (lo, hi) = wgsl::span(&view);
+            if lo < 0 || hi as usize > len(slot) {
+                return Err(Error::arg(
+                    "realize",
+                    format!(
+                        "internal: a view reads elements {lo}..{hi} of a buffer of {}",
+                        len(slot)
+                    ),
+                ));
+            }
+        }
+        let launch = kernels::launch(k, &dtype_of)?;
+        let pipeline = gpu.pipeline(&launch.source)?;
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: raw(k.out).as_entire_binding(),
+        }];
+        for (i, (slot, _)) in launch.reads.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: raw(*slot).as_entire_binding(),
+            });
+        }
+        let group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        work.push((pipeline, group, launch.groups));
+    }
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        for (pipeline, group, [x, y, z]) in &work {
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, group, &[]);
+            pass.dispatch_workgroups(*x, *y, *z);
+        }
+    }
+    gpu.queue.submit([encoder.finish()]);
+    gpu.count_submit(work.len());
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        return Err(Error::arg("realize", format!("the GPU rejected the work: {e}")));
+    }
+    let mut outputs = HashMap::new();
+    for (_, slot, _) in &s.outputs {
+        if outputs.contains_key(slot) {
+            continue;
+        }
+        let buf = match &s.slots[*slot] {
+            SlotSource::Input(b) => b.clone(),
+            SlotSource::Computed { phys: p } => Arc::new(Buffer::Gpu(phys[*p].take().expect("outputs are written"))),
+        };
+        outputs.insert(*slot, buf);
+    }
+    Ok(outputs)
+}

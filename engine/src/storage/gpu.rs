@@ -1,0 +1,137 @@
+//! GPU memory: buffers of one wgpu device and the pool that recycles them.
+
+use super::size_class;
+use crate::dtype::DType;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Bytes one element takes in GPU memory, or `None` where the backend has no kernels for
+/// the dtype yet. WGSL has no 8-bit or 64-bit types: u8 and bool widen to a 32-bit word
+/// each, an i64 is two words (low, high) so its bytes are the host's, and kernels compute
+/// on its low word (values must fit in i32).
+pub fn element_bytes(dtype: DType) -> Option<usize> {
+    match dtype {
+        DType::F32 | DType::I32 | DType::U8 | DType::Bool => Some(4),
+        DType::I64 => Some(8),
+        DType::F16 | DType::BF16 | DType::F64 => None,
+    }
+}
+
+/// A typed allocation in one GPU's memory. Dropping it returns the allocation to its pool.
+#[derive(Debug)]
+pub struct GpuBuffer {
+    /// The wgpu buffer (storage, copy source and destination).
+    pub raw: wgpu::Buffer,
+    /// Element type.
+    pub dtype: DType,
+    /// Elements.
+    pub len: usize,
+    /// Adapter index.
+    pub device: u16,
+    /// The pool it returns to.
+    pub(crate) pool: &'static GpuPool,
+}
+
+impl Drop for GpuBuffer {
+    fn drop(&mut self) {
+        self.pool.give(self.raw.clone());
+    }
+}
+
+/// Freed GPU buffers kept for reuse by byte size class (eight classes per power of two),
+/// so a training loop whose steps have the same shapes allocates nothing after its first.
+pub struct GpuPool {
+    device: wgpu::Device,
+    free: Mutex<HashMap<u64, Vec<wgpu::Buffer>>>,
+    idle: AtomicUsize,
+    limit: usize,
+    allocations: AtomicU64,
+    bytes_allocated: AtomicU64,
+}
+
+impl std::fmt::Debug for GpuPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GpuPool({} idle bytes)", self.idle.load(Ordering::Relaxed))
+    }
+}
+
+impl GpuPool {
+    /// A pool over `device` keeping at most `limit` idle bytes.
+    pub fn new(device: wgpu::Device, limit: usize) -> GpuPool {
+        GpuPool {
+            device,
+            free: Mutex::new(HashMap::new()),
+            idle: AtomicUsize::new(0),
+            limit,
+            allocations: AtomicU64::new(0),
+            bytes_allocated: AtomicU64::new(0),
+        }
+    }
+
+    /// A buffer for `len` elements of `dtype` (contents unspecified: kernels write all of it).
+    /// The caller has checked that the backend supports the dtype.
+    pub fn take(&'static self, dtype: DType, len: usize, device: u16) -> GpuBuffer {
+        let bytes = (len * element_bytes(dtype).unwrap_or(4)).max(16);
+        let class = size_class(bytes).next_multiple_of(4) as u64;
+        let reused = self
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&class)
+            .and_then(|v| v.pop());
+        let raw = match reused {
+            Some(b) => {
+                self.idle.fetch_sub(class as usize, Ordering::Relaxed);
+                b
+            }
+            None => {
+                self.allocations.fetch_add(1, Ordering::Relaxed);
+                self.bytes_allocated.fetch_add(class, Ordering::Relaxed);
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("born"),
+                    size: class,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            }
+        };
+        GpuBuffer {
+            raw,
+            dtype,
+            len,
+            device,
+            pool: self,
+        }
+    }
+
+    /// Keeps `raw` for reuse if there is room.
+    pub(crate) fn give(&self, raw: wgpu::Buffer) {
+        let class = raw.size();
+        if self.idle.load(Ordering::Relaxed) + class as usize > self.limit {
+            return;
+        }
+        self.idle.fetch_add(class as usize, Ordering::Relaxed);
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(class)
+            .or_default()
+            .push(raw);
+    }
+
+    /// Buffers created (not reused) so far.
+    pub fn allocations(&self) -> u64 {
+        self.allocations.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the buffers created so far.
+    pub fn bytes_allocated(&self) -> u64 {
+        self.bytes_allocated.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held by idle buffers.
+    pub fn idle_bytes(&self) -> usize {
+        self.idle.load(Ordering::Relaxed)
+    }
+}

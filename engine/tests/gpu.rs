@@ -1,0 +1,174 @@
+//! The wgpu backend end to end (on llvmpipe in CI): devices, moving data, training on the
+//! GPU against the CPU, one submit per step, nothing compiled or allocated after the first
+//! step, the checked kernels against the unchecked ones, and the errors.
+//! Every op against NumPy on the GPU is `golden_values_on_the_gpu` in golden.rs.
+
+use born::prelude::*;
+use born::{gpu_stats, runtime};
+
+/// Tests take turns, so the GPU counters one test reads are its own.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The GPU to test on, or `None` (skipping, said on stderr) where wgpu sees none and
+/// `BORN_REQUIRE_GPU=1` is not set.
+fn gpu() -> Option<Device> {
+    if born::devices().iter().any(|d| d.device.is_gpu()) {
+        return Some(Device::gpu(0));
+    }
+    assert!(
+        std::env::var("BORN_REQUIRE_GPU").as_deref() != Ok("1"),
+        "BORN_REQUIRE_GPU=1 but wgpu sees no GPU adapter (install mesa-vulkan-drivers)"
+    );
+    eprintln!("no GPU adapter: GPU tests skipped");
+    None
+}
+
+#[test]
+fn devices_lists_the_cpu_first_and_then_the_gpus() {
+    let list = born::devices();
+    assert_eq!(list[0].device, Device::Cpu);
+    if gpu().is_some() {
+        assert_eq!(list[1].device, Device::gpu(0));
+        assert!(!list[1].name.is_empty(), "{}", list[1]);
+    }
+}
+
+#[test]
+fn data_moves_to_the_gpu_and_back_unchanged() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let f = Tensor::from_vec(vec![1.5f32, -2.0, f32::NAN, 7.0, 0.0, -0.0], [2, 3]);
+    let i = Tensor::from_vec(vec![-3i64, 0, 1 << 20, 5], [4]);
+    let b = Tensor::from_vec(vec![true, false, true], [3]);
+    let u = Tensor::from_vec(vec![0u8, 200, 255], [3]);
+    let on = f.to_device(g);
+    assert_eq!(on.device(), g);
+    let back: Vec<f32> = on.to_device(Device::Cpu).to_vec();
+    let want: Vec<f32> = f.to_vec();
+    assert_eq!(
+        back.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+        want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+    );
+    assert_eq!(i.to_device(g).to_vec::<i64>(), vec![-3, 0, 1 << 20, 5]);
+    assert_eq!(b.to_device(g).to_vec::<bool>(), vec![true, false, true]);
+    assert_eq!(u.to_device(g).to_vec::<u8>(), vec![0, 200, 255]);
+    // A strided view is made contiguous on the GPU before it is read back.
+    let t = on.t();
+    assert_eq!(t.to_vec::<f32>()[..2], [1.5, 7.0]);
+}
+
+fn mlp() -> nn::Sequential {
+    manual_seed(0);
+    nn::Sequential::new()
+        .add(nn::Linear::new(20, 32))
+        .add(nn::ReLU::new())
+        .add(nn::Linear::new(32, 5))
+}
+
+/// Losses of `steps` Adam steps on fixed random data, with the model and data on `device`.
+fn train(device: Device, steps: usize, mut after_step: impl FnMut(usize)) -> Vec<f32> {
+    let model = mlp();
+    model.to_device(device);
+    manual_seed(1);
+    let x = Tensor::randn([16, 20], DType::F32).to_device(device);
+    let y = Tensor::from_vec((0..16).map(|i| (i * 7 % 5) as i64).collect::<Vec<_>>(), [16]).to_device(device);
+    let mut opt = optim::Adam::new(model.parameters(), 1e-2);
+    let mut losses = Vec::new();
+    for step in 0..steps {
+        let loss = nn::loss::cross_entropy(&model.forward(&x), &y).unwrap();
+        opt.zero_grad();
+        loss.backward();
+        opt.step().unwrap();
+        losses.push(loss.item::<f32>());
+        after_step(step);
+    }
+    losses
+}
+
+#[test]
+fn an_mlp_trains_on_the_gpu_as_on_the_cpu_with_one_submit_a_step() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let cpu = train(Device::Cpu, 6, |_| {});
+    let mut seen = Vec::new();
+    let on_gpu = train(g, 6, |_| seen.push(gpu_stats(g).unwrap()));
+    for (a, b) in cpu.iter().zip(&on_gpu) {
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "cpu {cpu:?}\ngpu {on_gpu:?}");
+    }
+    assert!(on_gpu[5] < on_gpu[0], "the loss falls: {on_gpu:?}");
+    // After the first step: the whole step (forward, backward, Adam) is one submit; two
+    // read-backs (cross_entropy checks the labels on the host, `item` reads the loss);
+    // nothing compiled, nothing allocated.
+    for w in seen.windows(2).skip(1) {
+        let (a, b) = (w[0], w[1]);
+        assert_eq!(
+            (b.submits - a.submits, b.downloads - a.downloads),
+            (1, 2),
+            "{a:?} -> {b:?}"
+        );
+        assert!(b.dispatches > a.dispatches);
+    }
+    let (second, last) = (seen[1], seen[5]);
+    assert_eq!(
+        last.pipelines_compiled, second.pipelines_compiled,
+        "compiled after step 2"
+    );
+    assert_eq!(
+        last.buffers_allocated, second.buffers_allocated,
+        "allocated after step 2"
+    );
+}
+
+#[test]
+fn kernels_with_runtime_checks_give_the_same_results_as_trusted_ones() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let run = || {
+        manual_seed(3);
+        let a = Tensor::randn([33, 70], DType::F32).to_device(g);
+        let b = Tensor::randn([70, 19], DType::F32).to_device(g);
+        let c = a.matmul(&b).relu().softmax(-1).sum(0, false);
+        let idx = a.argmax(1, false);
+        (c.to_vec::<f32>(), idx.to_vec::<i64>())
+    };
+    let gpu = runtime().gpu(0).unwrap();
+    let trusted = run();
+    gpu.set_checked(true);
+    let checked = run();
+    gpu.set_checked(false);
+    assert_eq!(trusted, checked);
+}
+
+#[test]
+fn operands_on_different_devices_are_an_error_naming_both() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let a = Tensor::ones([2, 2], DType::F32).contiguous().to_device(g);
+    let b = Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    let e = a.try_add(&b).unwrap_err().to_string();
+    assert!(
+        e.contains("gpu:0") && e.contains("cpu") && e.contains("to_device"),
+        "{e}"
+    );
+    // A scalar is no second device: it travels with the kernel.
+    assert_eq!((&a * 3.0).to_vec::<f32>(), vec![3.0; 4]);
+}
+
+#[test]
+fn f64_on_the_gpu_is_an_error_that_says_what_to_do() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let e = Tensor::from_vec(vec![1.0f64], [1])
+        .try_to_device(g)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("f64") && e.contains("cast"), "{e}");
+    let a = Tensor::from_vec(vec![1.0f32], [1]).to_device(g);
+    let e = a.try_to_dtype(DType::F64).unwrap_err().to_string();
+    assert!(e.contains("f64"), "{e}");
+    // Reading values out as f64 converts on the host.
+    assert_eq!(a.to_vec_f64(), vec![1.0]);
+}
