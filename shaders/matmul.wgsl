@@ -1,5 +1,6 @@
 // Batched matrix product C[b] = A[b] x B[b], 64x64 output tiles per workgroup of 16x16
-// threads, each thread a 4x4 block of C held in registers; A and B pass through workgroup
+// threads, each thread 4x4 elements of C held in registers, 16 rows and columns apart (so
+// neighbouring threads read neighbouring words of the tiles and store neighbouring words); A and B pass through workgroup
 // memory 16 columns of A (rows of B) at a time. The generated part in front declares
 // `T` (the compute type), `M`, `N`, `K`, `ZERO`, and `load_a(b, row, col)`,
 // `load_b(b, row, col)` and `store_c(b, row, col, v)` for the operands' views.
@@ -41,8 +42,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
       var a: array<T, 4>;
       var b: array<T, 4>;
       for (var i = 0u; i < 4u; i++) {
-        a[i] = tile_a[kk][l.y * 4u + i];
-        b[i] = tile_b[kk][l.x * 4u + i];
+        a[i] = tile_a[kk][l.y + 16u * i];
+        b[i] = tile_b[kk][l.x + 16u * i];
       }
       for (var i = 0u; i < 4u; i++) {
         for (var j = 0u; j < 4u; j++) {
@@ -54,8 +55,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
   }
   for (var i = 0u; i < 4u; i++) {
     for (var j = 0u; j < 4u; j++) {
-      let r = row0 + l.y * 4u + i;
-      let c = col0 + l.x * 4u + j;
+      let r = row0 + l.y + 16u * i;
+      let c = col0 + l.x + 16u * j;
       if (r < M && c < N) {
         store_c(batch, r, c, acc[i][j]);
       }

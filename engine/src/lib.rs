@@ -39,7 +39,9 @@ pub use error::{Error, Result};
 pub use graph::Device;
 pub use half;
 pub use input::{input, password, InputError};
-pub use runtime::{check_interrupt, devices, gpu_stats, manual_seed, runtime, set_default_device, DeviceInfo, Runtime};
+pub use runtime::{
+    check_interrupt, devices, gpu_stats, manual_seed, runtime, set_default_device, synchronize, DeviceInfo, Runtime,
+};
 pub use shape::{Dims, Pair, Shape, ShapeSpec};
 pub use tensor::{realize_all, Tensor};
 

@@ -233,6 +233,15 @@ impl Runtime {
         })
     }
 
+    /// Waits until the work queued on `device` has finished (`torch.cuda.synchronize`): for
+    /// timing GPU work, which a realize only queues. Returns at once for the CPU.
+    pub fn synchronize(device: Device) -> crate::error::Result<()> {
+        match device {
+            Device::Gpu(i) => runtime().gpu(i)?.wait(),
+            Device::Cpu => Ok(()),
+        }
+    }
+
     /// Makes `device` where new tensors are created; checks that a GPU opens first.
     pub fn set_default_device(&self, device: Device) -> crate::error::Result<()> {
         if let Device::Gpu(i) = device {
@@ -451,6 +460,15 @@ pub fn devices() -> Vec<DeviceInfo> {
         });
     }
     out
+}
+
+/// Waits until the work queued on `device` has finished (`torch.cuda.synchronize`): for
+/// timing GPU work, which a realize only queues. Returns at once for the CPU.
+pub fn synchronize(device: Device) -> crate::error::Result<()> {
+    match device {
+        Device::Gpu(i) => runtime().gpu(i)?.wait(),
+        Device::Cpu => Ok(()),
+    }
 }
 
 /// Makes `device` where new tensors are created (what `:device gpu` does in a notebook).

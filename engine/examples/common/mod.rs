@@ -27,10 +27,13 @@ pub struct Options {
     pub load: Option<PathBuf>,
     /// Where to save the trained parameters (safetensors).
     pub save: Option<PathBuf>,
+    /// Where the model trains (`cpu`, `gpu`, `gpu:N`).
+    pub device: Device,
 }
 
 const USAGE: &str = "options: --dataset fashion-mnist|mnist|mnist-test-split  --epochs N  --batch N  \
 --lr X  --seed N  --digits-dir DIR  --load FILE.safetensors  --save FILE.safetensors  --json
+--device cpu|gpu|gpu:N
 (--epochs 0 with --load: only the test accuracy of the loaded parameters)";
 
 impl Options {
@@ -46,6 +49,7 @@ impl Options {
             digits_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"),
             load: None,
             save: None,
+            device: Device::Cpu,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -60,6 +64,10 @@ impl Options {
                 "--json" => o.json = true,
                 "--load" => o.load = Some(PathBuf::from(value())),
                 "--save" => o.save = Some(PathBuf::from(value())),
+                "--device" => {
+                    let v = value();
+                    o.device = Device::parse(&v).unwrap_or_else(|| fail(&format!("--device: unknown device {v:?}")))
+                }
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0)
@@ -112,7 +120,7 @@ pub struct Epoch {
 }
 
 /// Fraction of test images the model classifies correctly (eval mode, no grad, batches of 1000).
-pub fn evaluate(model: &mut dyn Module, images: &Tensor, labels: &Tensor, shape: &[usize]) -> f64 {
+pub fn evaluate(model: &mut dyn Module, images: &Tensor, labels: &Tensor, shape: &[usize], device: Device) -> f64 {
     model.eval();
     let n = labels.shape()[0];
     let mut correct = 0i64;
@@ -121,10 +129,10 @@ pub fn evaluate(model: &mut dyn Module, images: &Tensor, labels: &Tensor, shape:
             let hi = (lo + 1000).min(n);
             let mut dims = vec![hi - lo];
             dims.extend_from_slice(shape);
-            let x = images.narrow(0, lo, hi - lo).reshape(dims);
+            let x = images.narrow(0, lo, hi - lo).reshape(dims).to_device(device);
             let pred = model.forward(&x).argmax(-1, false);
             correct += pred
-                .eq(&labels.narrow(0, lo, hi - lo))
+                .eq(&labels.narrow(0, lo, hi - lo).to_device(device))
                 .to_dtype(DType::I64)
                 .sum_all()
                 .item::<i64>();
@@ -146,27 +154,32 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
         nn::load(model, path).unwrap_or_else(|e| fail(&e.to_string()));
         println!("loaded parameters from {}", path.display());
     }
+    model.try_to_device(o.device).unwrap_or_else(|e| fail(&e.to_string()));
     let mut opt = optim::Adam::new(model.parameters(), o.lr);
     let params: usize = model.parameters().iter().map(|p| p.numel()).sum();
     println!(
-        "{name}: {params} parameters; {} training / {} test images; batch {}, Adam lr {}",
+        "{name}: {params} parameters; {} training / {} test images; batch {}, Adam lr {}; on {}",
         data.train_len(),
         data.test_len(),
         o.batch,
-        o.lr
+        o.lr,
+        o.device
     );
     let mut epochs = Vec::new();
     for epoch in 1..=o.epochs {
         model.train(true);
         let t0 = Instant::now();
         let (mut total, mut batches) = (0.0f64, 0usize);
-        let allocated = || born::runtime().stats().buffers_allocated;
+        // Host buffers, and GPU buffers when training there.
+        let allocated =
+            || born::runtime().stats().buffers_allocated + born::gpu_stats(o.device).map_or(0, |s| s.buffers_allocated);
         let mut buffers_at_start = allocated();
         let mut last_batch_buffers = 0;
         for (step, (x, y)) in loader.iter().enumerate() {
             let before_step = allocated();
             let mut dims = vec![x.shape()[0]];
             dims.extend_from_slice(shape);
+            let (x, y) = (x.to_device(o.device), y.to_device(o.device));
             let logits = model.forward(&x.reshape(dims));
             let loss =
                 nn::loss::cross_entropy(&logits, &y).unwrap_or_else(|e| panic!("epoch {epoch} step {step}: {e}"));
@@ -189,7 +202,7 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
         let train_s = t0.elapsed().as_secs_f64();
         let new_buffers = allocated() - buffers_at_start - last_batch_buffers;
         let t1 = Instant::now();
-        let test_acc = evaluate(model, &test_x, &data.test_labels, shape);
+        let test_acc = evaluate(model, &test_x, &data.test_labels, shape, o.device);
         let eval_s = t1.elapsed().as_secs_f64();
         let e = Epoch {
             epoch,
@@ -219,7 +232,7 @@ pub fn train(name: &str, model: &mut dyn Module, data: &Mnist, shape: &[usize], 
         model.train(false);
         println!(
             "test acc {:.2}%",
-            100.0 * evaluate(model, &test_x, &data.test_labels, shape)
+            100.0 * evaluate(model, &test_x, &data.test_labels, shape, o.device)
         );
     }
     if let Some(path) = &o.save {

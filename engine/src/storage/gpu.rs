@@ -31,6 +31,10 @@ pub struct GpuBuffer {
     pub device: u16,
     /// The pool it returns to.
     pub(crate) pool: &'static GpuPool,
+    /// The host data it was uploaded from, kept for small integer tensors (labels, indices):
+    /// checks that read them on the host (a loss's label range) then cost no read-back.
+    /// GPU buffers are written once, so the copy stays true.
+    pub host: Option<super::HostBuffer>,
 }
 
 impl Drop for GpuBuffer {
@@ -102,6 +106,7 @@ impl GpuPool {
             len,
             device,
             pool: self,
+            host: None,
         }
     }
 

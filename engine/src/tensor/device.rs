@@ -63,8 +63,10 @@ impl Tensor {
         let r = t.0.realized().expect("just realized");
         match &*r.buffer {
             Buffer::Gpu(g) => {
-                let gpu = runtime().gpu(g.device)?;
-                let all = gpu.download(g)?;
+                let all = match &g.host {
+                    Some(h) => h.clone(),
+                    None => runtime().gpu(g.device)?.download(g)?,
+                };
                 if r.view.offset == 0 && all.len() == r.view.numel() {
                     return Ok(all);
                 }

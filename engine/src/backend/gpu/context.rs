@@ -170,6 +170,17 @@ impl Gpu {
         self.checked.store(on, Ordering::Relaxed);
     }
 
+    /// Waits for every submitted piece of work.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: None,
+                timeout: None,
+            })
+            .map(|_| ())
+            .map_err(|e| Error::arg("synchronize", format!("waiting for gpu:{}: {e}", self.index)))
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> GpuStats {
         let c = &self.counters;
@@ -244,7 +255,7 @@ impl Gpu {
 
     /// Copies host data into a new GPU buffer.
     pub fn upload(&self, data: &HostBuffer) -> Result<GpuBuffer> {
-        let buf = self.alloc(data.dtype(), data.len(), "to_device")?;
+        let mut buf = self.alloc(data.dtype(), data.len(), "to_device")?;
         let bytes: Vec<u8> = match data {
             HostBuffer::F32(v) => bytemuck::cast_slice(v).to_vec(),
             HostBuffer::I32(v) => bytemuck::cast_slice(v).to_vec(),
@@ -257,6 +268,9 @@ impl Gpu {
             self.queue.write_buffer(&buf.raw, 0, &bytes);
         }
         self.counters.uploaded.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if !data.dtype().is_float() && data.len() <= 1 << 16 {
+            buf.host = Some(data.clone());
+        }
         Ok(buf)
     }
 
