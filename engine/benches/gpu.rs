@@ -10,12 +10,14 @@ use born::prelude::*;
 use born::{runtime, synchronize};
 use std::time::Instant;
 
-/// Median seconds of `f` over `reps` runs after one warm-up, waiting for `device` each time.
+/// Median seconds of `f` over at least `reps` runs and 0.3 s (so a GPU's clocks have
+/// risen from idle) after one warm-up, waiting for `device` each time.
 fn time(device: Device, reps: usize, mut f: impl FnMut()) -> f64 {
     f();
     synchronize(device).unwrap();
     let mut t = Vec::new();
-    for _ in 0..reps {
+    let start = Instant::now();
+    while t.len() < reps || start.elapsed().as_secs_f64() < 0.3 {
         let t0 = Instant::now();
         f();
         synchronize(device).unwrap();
@@ -137,6 +139,13 @@ fn main() {
         runtime().threads(),
         if quick { " (quick sizes)" } else { "" }
     );
+    if std::env::var("BORN_GPU_PROFILE").is_ok_and(|v| v == "1") {
+        // Where a training step's GPU time goes: kernels one at a time, timed alone.
+        let gpu = runtime().gpu(0).unwrap();
+        println!("CNN step, batch 64: {:.2} ms (profiled)", cnn_step_ms(g, 64, 5));
+        println!("\n{}", gpu.profile_report());
+        return;
+    }
     println!("\n| work | unit | CPU | GPU | GPU speed-up |\n| --- | --- | ---: | ---: | ---: |");
     let sizes: &[usize] = if quick { &[256] } else { &[1024, 2048, 4096] };
     for &n in sizes {

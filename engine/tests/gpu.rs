@@ -202,6 +202,17 @@ fn larger_kernels_match_the_cpu() {
         &ga.transpose(1, 2).matmul(&ga),
         1e-4,
     );
+    // One output tile, K long: split along K into parts summed by a second kernel.
+    let (p, q) = (
+        Tensor::randn([40, 3000], DType::F32),
+        Tensor::randn([3000, 30], DType::F32),
+    );
+    assert_close(
+        "split-K matmul",
+        &p.matmul(&q),
+        &p.to_device(g).matmul(&q.to_device(g)),
+        1e-4,
+    );
     let long = Tensor::randn([7, 5000], DType::F32);
     let gl = long.to_device(g);
     assert_close("long sums", &long.sum(1, false), &gl.sum(1, false), 1e-4);

@@ -268,6 +268,40 @@ pub struct Kernel {
     pub dtype: DType,
 }
 
+impl Kernel {
+    /// What the kernel computes, in a few words (`fused elementwise [mul, exp]`, `matmul`).
+    pub fn describe(&self) -> String {
+        match &self.op {
+            KernelOp::Elementwise(e) => {
+                let mut ops = Vec::new();
+                e.op_names(&mut ops);
+                if ops.is_empty() {
+                    "copy".to_string()
+                } else {
+                    format!("fused elementwise [{}]", ops.join(", "))
+                }
+            }
+            KernelOp::Reduce { op, expr, .. } => {
+                let mut ops = Vec::new();
+                expr.op_names(&mut ops);
+                if ops.is_empty() {
+                    format!("reduce {}", op.name())
+                } else {
+                    format!("reduce {} of fused [{}]", op.name(), ops.join(", "))
+                }
+            }
+            KernelOp::ArgReduce { max, .. } => (if *max { "argmax" } else { "argmin" }).to_string(),
+            KernelOp::MatMul { .. } => "matmul".to_string(),
+            KernelOp::Pad { .. } => "pad".to_string(),
+            KernelOp::Cat { srcs, .. } => format!("cat of {}", srcs.len()),
+            KernelOp::Gather { .. } => "gather".to_string(),
+            KernelOp::Scatter { add, .. } => (if *add { "scatter_add" } else { "scatter" }).to_string(),
+            KernelOp::Argsort { .. } => "argsort".to_string(),
+            KernelOp::Cumsum { .. } => "cumsum".to_string(),
+        }
+    }
+}
+
 /// Where a slot's buffer comes from.
 #[derive(Clone, Debug)]
 pub enum SlotSource {
@@ -332,34 +366,7 @@ impl fmt::Display for Schedule {
             self.reused_buffers()
         )?;
         for (i, k) in self.kernels.iter().enumerate() {
-            let what = match &k.op {
-                KernelOp::Elementwise(e) => {
-                    let mut ops = Vec::new();
-                    e.op_names(&mut ops);
-                    if ops.is_empty() {
-                        "copy".to_string()
-                    } else {
-                        format!("fused elementwise [{}]", ops.join(", "))
-                    }
-                }
-                KernelOp::Reduce { op, expr, .. } => {
-                    let mut ops = Vec::new();
-                    expr.op_names(&mut ops);
-                    if ops.is_empty() {
-                        format!("reduce {}", op.name())
-                    } else {
-                        format!("reduce {} of fused [{}]", op.name(), ops.join(", "))
-                    }
-                }
-                KernelOp::ArgReduce { max, .. } => (if *max { "argmax" } else { "argmin" }).to_string(),
-                KernelOp::MatMul { .. } => "matmul".to_string(),
-                KernelOp::Pad { .. } => "pad".to_string(),
-                KernelOp::Cat { srcs, .. } => format!("cat of {}", srcs.len()),
-                KernelOp::Gather { .. } => "gather".to_string(),
-                KernelOp::Scatter { add, .. } => (if *add { "scatter_add" } else { "scatter" }).to_string(),
-                KernelOp::Argsort { .. } => "argsort".to_string(),
-                KernelOp::Cumsum { .. } => "cumsum".to_string(),
-            };
+            let what = k.describe();
             let reads: Vec<String> = k.op.reads().iter().map(|s| format!("s{s}")).collect();
             writeln!(
                 f,

@@ -130,6 +130,11 @@ pub struct Gpu {
     /// Compile kernels with wgpu's bounds checks on (`BORN_GPU_CHECKED=1`, or
     /// [`Gpu::set_checked`]), to compare results with the unchecked kernels normally run.
     checked: std::sync::atomic::AtomicBool,
+    /// `BORN_GPU_PROFILE=1`: every kernel is submitted and waited for alone, and its time
+    /// recorded by description and shape (see [`Gpu::profile_report`]). Slow; for finding
+    /// which kernel a step spends its time in.
+    pub(crate) profiling: bool,
+    profile: Mutex<HashMap<String, (u64, f64)>>,
 }
 
 impl Gpu {
@@ -161,6 +166,8 @@ impl Gpu {
             pipelines: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             checked: std::env::var("BORN_GPU_CHECKED").is_ok_and(|v| v == "1").into(),
+            profiling: std::env::var("BORN_GPU_PROFILE").is_ok_and(|v| v == "1"),
+            profile: Mutex::new(HashMap::new()),
         })
     }
 
@@ -179,6 +186,31 @@ impl Gpu {
             })
             .map(|_| ())
             .map_err(|e| Error::arg("synchronize", format!("waiting for gpu:{}: {e}", self.index)))
+    }
+
+    pub(crate) fn record(&self, kernel: String, seconds: f64) {
+        let mut p = self.profile.lock().unwrap_or_else(|e| e.into_inner());
+        let e = p.entry(kernel).or_default();
+        e.0 += 1;
+        e.1 += seconds;
+    }
+
+    /// With `BORN_GPU_PROFILE=1`: the kernels by total time (launches, total and mean ms).
+    pub fn profile_report(&self) -> String {
+        let p = self.profile.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rows: Vec<_> = p.iter().collect();
+        rows.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+        let total: f64 = rows.iter().map(|r| r.1 .1).sum();
+        let mut out = format!("GPU kernels, {:.1} ms in all (each launched alone):\n", total * 1e3);
+        for (k, (n, s)) in rows.iter().take(30) {
+            out.push_str(&format!(
+                "{:>9.3} ms {:>6} x {:>8.3} ms  {k}\n",
+                s * 1e3,
+                n,
+                s * 1e3 / *n as f64
+            ));
+        }
+        out
     }
 
     /// The counters so far.

@@ -16,10 +16,25 @@ const SERIAL_REDUCE: usize = 256;
 pub struct Launch {
     /// Complete WGSL (its text is the pipeline cache key).
     pub source: String,
-    /// Input slots bound at 1, 2, ... (the output is binding 0).
+    /// Input slots bound at 1, 2, ... (the output is binding 0); [`SCRATCH`] is the
+    /// kernel's scratch buffer.
     pub reads: Vec<(Slot, DType)>,
     /// Workgroups in x, y, z.
     pub groups: [u32; 3],
+    /// Binding 0 is the scratch buffer instead of the kernel's output.
+    pub writes_scratch: bool,
+}
+
+/// The slot number standing for a kernel's scratch buffer (f32 partial results).
+pub const SCRATCH: Slot = Slot::MAX;
+
+/// A schedule kernel as launches (most are one; a split matmul two) and the f32 scratch
+/// elements they share (0 for none).
+pub struct Plan {
+    /// In order.
+    pub launches: Vec<Launch>,
+    /// Elements of scratch.
+    pub scratch: usize,
 }
 
 /// `groups` workgroups laid out in x and y (x is limited to 65535).
@@ -61,8 +76,18 @@ pub fn views(op: &KernelOp) -> Vec<(Slot, View)> {
     out
 }
 
-/// Builds the launch of kernel `k`; `dtype_of` gives each slot's dtype.
-pub fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
+/// Builds the launches of kernel `k`; `dtype_of` gives each slot's dtype.
+pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Plan> {
+    if let KernelOp::MatMul { a, b } = &k.op {
+        return matmul(ExprGen::new(&mut Vec::new()), k, a, b, dtype_of);
+    }
+    Ok(Plan {
+        launches: vec![launch(k, dtype_of)?],
+        scratch: 0,
+    })
+}
+
+fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
     let n: usize = k.shape.iter().product();
     let mut reads = Vec::new();
     let mut g = ExprGen::new(&mut reads);
@@ -85,7 +110,7 @@ pub fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
             (main, grid(n.div_ceil(GROUP)))
         }
         KernelOp::Reduce { op, expr, n_out, n_red } => reduce(&mut g, *op, expr, *n_out, *n_red, k.dtype),
-        KernelOp::MatMul { a, b } => return matmul(g, k, a, b, dtype_of),
+        KernelOp::MatMul { .. } => unreachable!("planned by `plan`"),
         KernelOp::Cat { srcs, axis } => {
             let mut body = wgsl::coords(&k.shape, "i", "c");
             let _ = writeln!(body, "  var v: {};", compute_type(k.dtype));
@@ -275,6 +300,7 @@ pub fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
         source: assemble(k.dtype, &reads, &fns, &main),
         reads,
         groups,
+        writes_scratch: false,
     })
 }
 
@@ -329,7 +355,11 @@ fn reduce(
     (main, grid(n_out))
 }
 
-fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
+/// Output tiles below which a long product is split along K: fewer leave most of a large
+/// GPU's multiprocessors idle.
+const SPLIT_BELOW_TILES: usize = 128;
+
+fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Plan> {
     let r = k.shape.len();
     let (m, n) = (k.shape[r - 2], k.shape[r - 1]);
     let batch: usize = k.shape[..r - 2].iter().product();
@@ -347,27 +377,72 @@ fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) 
             reason: "the GPU backend multiplies numbers: cast the bools first".into(),
         });
     }
+    let tiles = n.div_ceil(64) * m.div_ceil(64) * batch.max(1);
+    // Split so that the parts make about 2 * SPLIT_BELOW_TILES workgroups of at least 512 of K each.
+    let split = if k.dtype == DType::F32 && tiles < SPLIT_BELOW_TILES && kk >= 1024 {
+        (2 * SPLIT_BELOW_TILES / tiles)
+            .clamp(1, kk / 512)
+            .min(65535 / batch.max(1))
+    } else {
+        1
+    };
+    let chunk = kk.div_ceil(split).next_multiple_of(16).max(16);
+    let split = kk.div_ceil(chunk).max(1);
     let la = g.load_view(a.slot, dtype_of(a.slot), &a.view, "(b * M + r) * K + c");
     let lb = g.load_view(b.slot, dtype_of(b.slot), &b.view, "(b * K + r) * N + c");
     let ct = compute_type(k.dtype);
+    let numel = batch.max(1) * m * n;
+    let store_c = if split == 1 {
+        format!("let at = (b * M + r) * N + c; {}", store(k.dtype, "at", "v"))
+    } else {
+        format!(
+            "out[(part * {batch}u + b) * M * N + r * N + c] = v;",
+            batch = batch.max(1)
+        )
+    };
     let head = format!(
         "alias T = {ct};\nconst M: u32 = {m}u;\nconst N: u32 = {n}u;\nconst K: u32 = {kk}u;\nconst ZERO: T = {};\n\
+         const SPLIT: u32 = {split}u;\nconst KCHUNK: u32 = {chunk}u;\n\
          fn load_a(b: u32, r: u32, c: u32) -> T {{ return {la}; }}\n\
          fn load_b(b: u32, r: u32, c: u32) -> T {{ return {lb}; }}\n\
-         fn store_c(b: u32, r: u32, c: u32, v: T) {{ let at = (b * M + r) * N + c; {} }}\n",
+         fn store_c(b: u32, part: u32, r: u32, c: u32, v: T) {{ {store_c} }}\n",
         zero(k.dtype),
-        store(k.dtype, "at", "v")
     );
     let fns = std::mem::take(&mut g.fns);
     let reads = std::mem::take(g.reads);
     let main = format!("{head}\n{}", include_str!("../../../../shaders/matmul.wgsl"));
-    Ok(Launch {
-        source: assemble(k.dtype, &reads, &fns, &main),
+    let out_dtype = if split == 1 { k.dtype } else { DType::F32 };
+    let product = Launch {
+        source: assemble(out_dtype, &reads, &fns, &main),
         reads,
         groups: [
             n.div_ceil(64).max(1) as u32,
             m.div_ceil(64).max(1) as u32,
-            batch.max(1) as u32,
+            (batch.max(1) * split) as u32,
         ],
+        writes_scratch: split > 1,
+    };
+    if split == 1 {
+        return Ok(Plan {
+            launches: vec![product],
+            scratch: 0,
+        });
+    }
+    // The parts' sum, in part order for every element.
+    let sum_reads = vec![(SCRATCH, DType::F32)];
+    let main = format!(
+        "{}  var acc = 0.0;\n  for (var p = 0u; p < {split}u; p++) {{ acc = acc + b0[p * {numel}u + i]; }}\n  {}\n}}\n",
+        per_item(numel),
+        store(DType::F32, "i", "acc")
+    );
+    let sum = Launch {
+        source: assemble(DType::F32, &sum_reads, "", &main),
+        reads: sum_reads,
+        groups: grid(numel.div_ceil(GROUP)),
+        writes_scratch: false,
+    };
+    Ok(Plan {
+        launches: vec![product, sum],
+        scratch: split * numel,
     })
 }

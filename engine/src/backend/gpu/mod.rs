@@ -72,6 +72,7 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
     };
     let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
     let mut work = Vec::with_capacity(s.kernels.len());
+    let mut scratches = Vec::new();
     for k in &s.kernels {
         if k.shape.contains(&0) {
             continue;
@@ -89,24 +90,58 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
                 ));
             }
         }
-        let launch = kernels::launch(k, &dtype_of)?;
-        let pipeline = gpu.pipeline(&launch.source)?;
-        let mut entries = vec![wgpu::BindGroupEntry {
-            binding: 0,
-            resource: raw(k.out).as_entire_binding(),
-        }];
-        for (i, (slot, _)) in launch.reads.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry {
-                binding: i as u32 + 1,
-                resource: raw(*slot).as_entire_binding(),
+        let plan = kernels::plan(k, &dtype_of)?;
+        // Partial results of a split kernel: from the pool, back to it after the submit
+        // (later work on the queue runs after this realize's, so reuse is safe).
+        let scratch = (plan.scratch > 0)
+            .then(|| gpu.alloc(crate::dtype::DType::F32, plan.scratch, "realize"))
+            .transpose()?;
+        let bind = |slot: Slot| match (slot, &scratch) {
+            (kernels::SCRATCH, Some(sc)) => &sc.raw,
+            _ => raw(slot),
+        };
+        for launch in &plan.launches {
+            let pipeline = gpu.pipeline(&launch.source)?;
+            let out = if launch.writes_scratch { kernels::SCRATCH } else { k.out };
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: bind(out).as_entire_binding(),
+            }];
+            for (i, (slot, _)) in launch.reads.iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: bind(*slot).as_entire_binding(),
+                });
+            }
+            let group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
             });
+            if gpu.profiling {
+                let what = format!(
+                    "{} {:?}{}",
+                    k.describe(),
+                    k.shape,
+                    if plan.launches.len() > 1 { " (part)" } else { "" }
+                );
+                let t0 = std::time::Instant::now();
+                let mut encoder = gpu.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    pass.set_pipeline(&pipeline);
+                    pass.set_bind_group(0, &group, &[]);
+                    let [x, y, z] = launch.groups;
+                    pass.dispatch_workgroups(x, y, z);
+                }
+                gpu.queue.submit([encoder.finish()]);
+                gpu.wait()?;
+                gpu.record(what, t0.elapsed().as_secs_f64());
+                continue;
+            }
+            work.push((pipeline, group, launch.groups));
         }
-        let group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
-        work.push((pipeline, group, launch.groups));
+        scratches.extend(scratch);
     }
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
