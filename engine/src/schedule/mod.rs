@@ -140,7 +140,7 @@ impl Expr {
 }
 
 /// A buffer read by a non-fused kernel.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Src {
     /// The buffer.
     pub slot: Slot,
@@ -149,7 +149,7 @@ pub struct Src {
 }
 
 /// What a kernel computes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum KernelOp {
     /// Evaluates the expression for every output element.
     Elementwise(Expr),
@@ -256,7 +256,7 @@ impl KernelOp {
 }
 
 /// One kernel launch.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Kernel {
     /// What it computes.
     pub op: KernelOp,

@@ -134,6 +134,9 @@ pub struct Gpu {
     /// recorded by description and shape (see [`Gpu::profile_report`]). Slow; for finding
     /// which kernel a step spends its time in.
     pub(crate) profiling: bool,
+    /// Compiled launches by kernel (with its reads' dtypes and the checked flag): a
+    /// training loop's later steps skip WGSL generation and the source lookup.
+    plans: Mutex<HashMap<PlanKey, Arc<CompiledPlan>>>,
     profile: Mutex<HashMap<String, (u64, f64)>>,
 }
 
@@ -168,6 +171,7 @@ impl Gpu {
             checked: std::env::var("BORN_GPU_CHECKED").is_ok_and(|v| v == "1").into(),
             profiling: std::env::var("BORN_GPU_PROFILE").is_ok_and(|v| v == "1"),
             profile: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
         })
     }
 
@@ -186,6 +190,39 @@ impl Gpu {
             })
             .map(|_| ())
             .map_err(|e| Error::arg("synchronize", format!("waiting for gpu:{}: {e}", self.index)))
+    }
+
+    /// The compiled launches of kernel `k` (`dtypes`: its reads' dtypes), made by `make`
+    /// on first use.
+    pub(crate) fn compiled(
+        &self,
+        k: &crate::schedule::Kernel,
+        dtypes: Vec<DType>,
+        make: impl FnOnce() -> Result<super::kernels::Plan>,
+    ) -> Result<Arc<CompiledPlan>> {
+        let key = (k.clone(), dtypes, self.checked.load(Ordering::Relaxed));
+        if let Some(p) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(p.clone());
+        }
+        let plan = make()?;
+        let mut launches = Vec::with_capacity(plan.launches.len());
+        for l in plan.launches {
+            launches.push(CompiledLaunch {
+                pipeline: self.pipeline(&l.source)?,
+                reads: l.reads.into_iter().map(|(s, _)| s).collect(),
+                groups: l.groups,
+                writes_scratch: l.writes_scratch,
+            });
+        }
+        let compiled = Arc::new(CompiledPlan {
+            launches,
+            scratch: plan.scratch,
+        });
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, compiled.clone());
+        Ok(compiled)
     }
 
     pub(crate) fn record(&self, kernel: String, seconds: f64) {
@@ -351,6 +388,22 @@ impl Gpu {
         self.counters.downloaded.fetch_add(bytes, Ordering::Relaxed);
         Ok(out)
     }
+}
+
+type PlanKey = (crate::schedule::Kernel, Vec<DType>, bool);
+
+/// One compiled launch: its pipeline, the slots bound at 1, 2, ..., its grid.
+pub(crate) struct CompiledLaunch {
+    pub pipeline: Arc<wgpu::ComputePipeline>,
+    pub reads: Vec<crate::schedule::Slot>,
+    pub groups: [u32; 3],
+    pub writes_scratch: bool,
+}
+
+/// A schedule kernel's compiled launches and the f32 scratch elements they share.
+pub(crate) struct CompiledPlan {
+    pub launches: Vec<CompiledLaunch>,
+    pub scratch: usize,
 }
 
 /// An error unless the GPU backend has kernels for `dtype`.

@@ -90,7 +90,8 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
                 ));
             }
         }
-        let plan = kernels::plan(k, &dtype_of)?;
+        let dtypes = kernels::views(&k.op).iter().map(|(s, _)| dtype_of(*s)).collect();
+        let plan = gpu.compiled(k, dtypes, || kernels::plan(k, &dtype_of))?;
         // Partial results of a split kernel: from the pool, back to it after the submit
         // (later work on the queue runs after this realize's, so reuse is safe).
         let scratch = (plan.scratch > 0)
@@ -101,13 +102,13 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
             _ => raw(slot),
         };
         for launch in &plan.launches {
-            let pipeline = gpu.pipeline(&launch.source)?;
+            let pipeline = launch.pipeline.clone();
             let out = if launch.writes_scratch { kernels::SCRATCH } else { k.out };
             let mut entries = vec![wgpu::BindGroupEntry {
                 binding: 0,
                 resource: bind(out).as_entire_binding(),
             }];
-            for (i, (slot, _)) in launch.reads.iter().enumerate() {
+            for (i, slot) in launch.reads.iter().enumerate() {
                 entries.push(wgpu::BindGroupEntry {
                     binding: i as u32 + 1,
                     resource: bind(*slot).as_entire_binding(),
