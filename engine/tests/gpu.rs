@@ -238,3 +238,31 @@ fn larger_kernels_match_the_cpu() {
     assert_close("conv2d input gradient", &cx, &gx, 1e-4);
     assert_close("conv2d weight gradient", &cw, &gw, 1e-4);
 }
+
+/// An index past its axis cannot stop a GPU kernel: the kernel records it, and the next
+/// read-back returns the error (naming the op, the index and the size) and clears it.
+#[test]
+fn an_out_of_range_index_on_the_gpu_is_an_error_at_the_next_read() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let x = Tensor::from_vec(vec![1.0f32, 2.0, 3.0], [3]).to_device(g);
+    let bad = Tensor::from_vec(vec![0i64, 5], [2]).to_device(g);
+    let e = x.gather(0, &bad).try_to_vec::<f32>().unwrap_err().to_string();
+    assert!(
+        e.contains("gather") && e.contains("index 5") && e.contains("size 3"),
+        "{e}"
+    );
+    let good = Tensor::from_vec(vec![2i64, 0], [2]).to_device(g);
+    assert_eq!(
+        x.gather(0, &good).to_vec::<f32>(),
+        vec![3.0, 1.0],
+        "the error was cleared"
+    );
+    let e = x
+        .scatter_add(0, &Tensor::from_vec(vec![-1i64], [1]).to_device(g), &x.narrow(0, 0, 1))
+        .try_to_vec::<f32>()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("scatter") && e.contains("index -1"), "{e}");
+    assert_eq!(x.to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
+}

@@ -125,6 +125,9 @@ pub struct Gpu {
     pub(crate) queue: wgpu::Queue,
     /// Its buffer pool.
     pub pool: &'static GpuPool,
+    /// Where kernels record a bad gather/scatter index ([kind, index, size, 0]); read and
+    /// cleared with every read-back, which returns the error.
+    pub(crate) errors: wgpu::Buffer,
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     counters: Counters,
     /// Compile kernels with wgpu's bounds checks on (`BORN_GPU_CHECKED=1`, or
@@ -160,7 +163,14 @@ impl Gpu {
             .and_then(|v| v.parse().ok())
             .unwrap_or(2usize << 30);
         let pool: &'static GpuPool = Box::leak(Box::new(GpuPool::new(device.clone(), limit)));
+        let errors = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("born errors"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
         Ok(Gpu {
+            errors,
             index,
             info: adapter.get_info(),
             device,
@@ -349,14 +359,17 @@ impl Gpu {
         if bytes == 0 {
             return Ok(HostBuffer::zeros(buf.dtype, 0));
         }
+        // The data, then the error record kernels may have written.
+        let at = bytes.next_multiple_of(4);
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("born download"),
-            size: bytes.next_multiple_of(4),
+            size: at + 16,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
         let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(&buf.raw, 0, &staging, 0, bytes.next_multiple_of(4));
+        enc.copy_buffer_to_buffer(&buf.raw, 0, &staging, 0, at);
+        enc.copy_buffer_to_buffer(&self.errors, 0, &staging, at, 16);
         self.queue.submit([enc.finish()]);
         self.counters.downloads.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = std::sync::mpsc::channel();
@@ -376,6 +389,19 @@ impl Gpu {
             .slice(..)
             .get_mapped_range()
             .map_err(|e| Error::arg("to_vec", format!("reading gpu:{} memory: {e}", self.index)))?;
+        let record: Vec<u32> = bytemuck::pod_collect_to_vec(&view[at as usize..at as usize + 16]);
+        if record[0] != 0 {
+            self.queue.write_buffer(&self.errors, 0, &[0u8; 16]);
+            return Err(Error::IndexOutOfRange {
+                op: if record[0] == 1 {
+                    "gather (on the GPU)"
+                } else {
+                    "scatter (on the GPU)"
+                },
+                index: record[1] as i32 as i64,
+                size: record[2] as usize,
+            });
+        }
         let words = &view[..bytes as usize];
         let out = match buf.dtype {
             DType::F32 => HostBuffer::F32(bytemuck::pod_collect_to_vec(words)),

@@ -156,12 +156,14 @@ fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
                 .collect();
             let l = g.load_view(src.slot, dtype_of(src.slot), &src.view, &flatten(&src.view.shape, &c));
             let dt = k.dtype;
+            let size = src.view.shape[*axis];
+            g.reads.push((wgsl::ERRORS, DType::U8));
             let _ = write!(
                 body,
-                "  let ix = {ix};\n  var v: {} = {};\n  if (ix >= 0i && u32(ix) < {}u) {{ v = {l}; }}\n",
+                "  let ix = {ix};\n  var v: {} = {};\n  if (ix >= 0i && u32(ix) < {size}u) {{ v = {l}; }} else {{ {} }}\n",
                 compute_type(dt),
                 zero(dt),
-                src.view.shape[*axis]
+                wgsl::report_bad_index(1, "ix", size)
             );
             let main = format!("{}{body}  {}\n}}\n", per_item(n), store(dt, "i", "v"));
             (main, grid(n.div_ceil(GROUP)))
@@ -196,12 +198,17 @@ fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
             } else {
                 val
             };
+            // The threads of the axis's first row also check every index they scan.
+            g.reads.push((wgsl::ERRORS, DType::U8));
+            let size = k.shape[*axis];
             let _ = write!(
                 body,
-                "  if ({}) {{\n    for (var t = 0u; t < {}u; t++) {{\n      let j = {j};\n      \
-                 if ({ix} == i32(c{axis})) {{ v = {upd}; }}\n    }}\n  }}\n",
+                "  if ({}) {{\n    for (var t = 0u; t < {}u; t++) {{\n      let j = {j};\n      let ix = {ix};\n      \
+                 if (ix == i32(c{axis})) {{ v = {upd}; }}\n      \
+                 if (c{axis} == 0u && (ix < 0i || u32(ix) >= {size}u)) {{ {} }}\n    }}\n  }}\n",
                 fits.join(" && "),
-                ishape[*axis]
+                ishape[*axis],
+                wgsl::report_bad_index(2, "ix", size)
             );
             let main = format!("{}{body}  {}\n}}\n", per_item(n), store(dt, "i", "v"));
             (main, grid(n.div_ceil(GROUP)))

@@ -99,6 +99,7 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
             .transpose()?;
         let bind = |slot: Slot| match (slot, &scratch) {
             (kernels::SCRATCH, Some(sc)) => &sc.raw,
+            (wgsl::ERRORS, _) => &gpu.errors,
             _ => raw(slot),
         };
         for launch in &plan.launches {

@@ -358,13 +358,34 @@ impl<'a> ExprGen<'a> {
     }
 }
 
+/// The slot number standing for the GPU's error record (a bad gather/scatter index), bound
+/// read-write as `born_err`.
+pub const ERRORS: Slot = Slot::MAX - 1;
+
+/// Statements recording an out-of-range index `ix` (an i32 expression) of an axis of
+/// `size` in the error record, as error `kind` (1 gather, 2 scatter); the first one wins.
+pub fn report_bad_index(kind: u32, ix: &str, size: usize) -> String {
+    format!(
+        "if (atomicExchange(&born_err[0], {kind}u) == 0u) {{ atomicStore(&born_err[1], bitcast<u32>({ix})); \
+         atomicStore(&born_err[2], {size}u); }}"
+    )
+}
+
 /// Storage declarations: `out` (binding 0, read-write) and the inputs.
 pub fn bindings(out: DType, reads: &[(Slot, DType)]) -> String {
     let mut s = format!(
         "@group(0) @binding(0) var<storage, read_write> out: array<{}>;\n",
         storage_type(out)
     );
-    for (i, (_, d)) in reads.iter().enumerate() {
+    for (i, (slot, d)) in reads.iter().enumerate() {
+        if *slot == ERRORS {
+            let _ = writeln!(
+                s,
+                "@group(0) @binding({}) var<storage, read_write> born_err: array<atomic<u32>, 4>;",
+                i + 1
+            );
+            continue;
+        }
         let _ = writeln!(
             s,
             "@group(0) @binding({}) var<storage, read> b{i}: array<{}>;",
