@@ -58,6 +58,12 @@ fn data_moves_to_the_gpu_and_back_unchanged() {
     // A strided view is made contiguous on the GPU before it is read back.
     let t = on.t();
     assert_eq!(t.to_vec::<f32>()[..2], [1.5, 7.0]);
+    // Display reads the values back like any read.
+    let text = format!("{t}");
+    assert!(text.contains("1.5") && text.contains("device=gpu:0"), "{text}");
+    let bundle = born::display::Render::mime_bundle(&t);
+    let html = bundle.get("text/html").unwrap_or_default();
+    assert!(html.contains("device=gpu:0") && html.contains("7"), "{html}");
 }
 
 fn mlp() -> nn::Sequential {
@@ -265,4 +271,56 @@ fn an_out_of_range_index_on_the_gpu_is_an_error_at_the_next_read() {
         .to_string();
     assert!(e.contains("scatter") && e.contains("index -1"), "{e}");
     assert_eq!(x.to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
+}
+
+/// Runs `make()` forward and backward on `device` from seeded state: the output, then
+/// every parameter's gradient, on the host.
+fn forward_backward<M: Module>(device: Device, make: &dyn Fn() -> M, input: &dyn Fn() -> Tensor) -> Vec<Tensor> {
+    manual_seed(0);
+    let m = make();
+    m.to_device(device);
+    let x = input().to_device(device);
+    let x = if x.dtype().is_float() { x.requires_grad() } else { x };
+    manual_seed(7);
+    let y = m.forward(&x);
+    (&y * &y).mean_all().backward();
+    let mut out = vec![y.to_device(Device::Cpu)];
+    for p in m.parameters() {
+        out.push(p.grad().expect("a gradient").to_device(Device::Cpu));
+    }
+    for (_, b) in m.named_buffers() {
+        out.push(b.to_device(Device::Cpu));
+    }
+    out
+}
+
+fn same_on_both<M: Module>(what: &str, g: Device, make: &dyn Fn() -> M, input: &dyn Fn() -> Tensor) {
+    let cpu = forward_backward(Device::Cpu, make, input);
+    let gpu = forward_backward(g, make, input);
+    for (i, (a, b)) in cpu.iter().zip(&gpu).enumerate() {
+        assert_close(&format!("{what}, tensor {i}"), a, b, 1e-4);
+    }
+}
+
+/// The layers beyond Linear and Conv2d, trained on the GPU as on the CPU: outputs,
+/// parameter gradients and running statistics.
+#[test]
+fn layers_run_on_the_gpu_as_on_the_cpu() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let x3 = || {
+        manual_seed(3);
+        Tensor::randn([4, 6, 8], DType::F32)
+    };
+    same_on_both("LayerNorm", g, &|| nn::LayerNorm::new(&[8]), &x3);
+    same_on_both("BatchNorm1d", g, &|| nn::BatchNorm1d::new(6), &x3);
+    same_on_both("BatchNorm2d", g, &|| nn::BatchNorm2d::new(6), &|| {
+        x3().reshape([4, 6, 2, 4])
+    });
+    same_on_both("Dropout", g, &|| nn::Dropout::new(0.3), &x3);
+    same_on_both("GELU", g, &nn::GELU::new, &x3);
+    same_on_both("MultiHeadAttention", g, &|| nn::MultiHeadAttention::new(8, 2), &x3);
+    same_on_both("Embedding", g, &|| nn::Embedding::new(11, 5), &|| {
+        Tensor::from_vec(vec![0i64, 3, 10, 3, 7, 1], [2, 3])
+    });
 }

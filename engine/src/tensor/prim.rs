@@ -104,6 +104,19 @@ impl Tensor {
         if self.dtype() == dtype {
             return Ok(self.clone());
         }
+        // A host constant converts now (one element, `as` semantics as in a kernel), so an
+        // f64 constant such as an eps never becomes a load of f64 in a GPU kernel. (Not to
+        // f16/bf16: a kernel rounds through f32 there.)
+        if let (false, Some(r), false) = (
+            self.0.requires_grad(),
+            self.0.realized(),
+            matches!(dtype, DType::F16 | DType::BF16),
+        ) {
+            if r.buffer.len() == 1 && !r.buffer.device().is_gpu() {
+                let value = r.buffer.host().scalar_at(0);
+                return Ok(Tensor::full_scalar(self.shape(), value, dtype));
+            }
+        }
         Tensor::lazy(OpKind::Cast(dtype), &[self])
     }
 

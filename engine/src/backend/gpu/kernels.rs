@@ -78,6 +78,12 @@ pub fn views(op: &KernelOp) -> Vec<(Slot, View)> {
 
 /// Builds the launches of kernel `k`; `dtype_of` gives each slot's dtype.
 pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Plan> {
+    // Every value the kernel computes must have WGSL kernels (an f64 computed from host
+    // constants alone would otherwise reach here).
+    super::check_dtype(k.dtype, "realize")?;
+    if let KernelOp::Elementwise(e) | KernelOp::Reduce { expr: e, .. } = &k.op {
+        check_expr(e)?;
+    }
     if let KernelOp::MatMul { a, b } = &k.op {
         return matmul(ExprGen::new(&mut Vec::new()), k, a, b, dtype_of);
     }
@@ -85,6 +91,16 @@ pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Plan> {
         launches: vec![launch(k, dtype_of)?],
         scratch: 0,
     })
+}
+
+fn check_expr(e: &Expr) -> Result<()> {
+    super::check_dtype(e.dtype(), "realize")?;
+    match e {
+        Expr::Load { .. } | Expr::PadLoad { .. } => Ok(()),
+        Expr::Unary(_, x) | Expr::Cast(x, _) => check_expr(x),
+        Expr::Binary(_, x, y, _) => check_expr(x).and_then(|_| check_expr(y)),
+        Expr::Where(c, x, y) => check_expr(c).and_then(|_| check_expr(x)).and_then(|_| check_expr(y)),
+    }
 }
 
 fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
