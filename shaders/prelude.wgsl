@@ -6,6 +6,13 @@ fn born_isnan(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// f32 to bf16 bits (in the high half of the word), rounding to nearest even; NaN stays NaN.
+fn born_bf16(x: f32) -> u32 {
+  let u = bitcast<u32>(x);
+  if (born_isnan(x)) { return (u | 0x00400000u) & 0xffff0000u; }
+  return (u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u;
+}
+
 fn born_eqf(a: f32, b: f32) -> bool {
   return !born_isnan(a) && !born_isnan(b) && a == b;
 }

@@ -55,6 +55,14 @@ fn data_moves_to_the_gpu_and_back_unchanged() {
     assert_eq!(i.to_device(g).to_vec::<i64>(), vec![-3, 0, 1 << 20, 5]);
     assert_eq!(b.to_device(g).to_vec::<bool>(), vec![true, false, true]);
     assert_eq!(u.to_device(g).to_vec::<u8>(), vec![0, 200, 255]);
+    // f16 and bf16: a word per element on the GPU, computed as f32 and rounded on store.
+    use born::half::{bf16, f16};
+    let h = Tensor::from_vec(vec![f16::from_f32(1.5), f16::from_f32(-0.1), f16::NAN], [3]);
+    let hb: Vec<u16> = h.to_device(g).to_vec::<f16>().iter().map(|x| x.to_bits()).collect();
+    assert_eq!(hb, h.to_vec::<f16>().iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    let bf = Tensor::from_vec(vec![bf16::from_f32(3.25), bf16::from_f32(-1e-3)], [2]);
+    let doubled = (&bf.to_device(g) * 3.0).to_vec::<bf16>();
+    assert_eq!(doubled, (&bf * 3.0).to_vec::<bf16>(), "bf16 rounds as on the CPU");
     // A strided view is made contiguous on the GPU before it is read back.
     let t = on.t();
     assert_eq!(t.to_vec::<f32>()[..2], [1.5, 7.0]);

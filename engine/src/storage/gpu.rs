@@ -7,14 +7,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Bytes one element takes in GPU memory, or `None` where the backend has no kernels for
-/// the dtype yet. WGSL has no 8-bit or 64-bit types: u8 and bool widen to a 32-bit word
-/// each, an i64 is two words (low, high) so its bytes are the host's, and kernels compute
-/// on its low word (values must fit in i32).
+/// the dtype (f64: WGSL has no 64-bit floats). WGSL has no 8-, 16- or 64-bit integers
+/// and f16 only behind an optional feature: u8 and bool widen to a 32-bit word each, f16
+/// and bf16 take a word each too (their bits in the low / high half), an i64 is two words
+/// (low, high) so its bytes are the host's, and kernels compute on its low word (values
+/// must fit in i32).
 pub fn element_bytes(dtype: DType) -> Option<usize> {
     match dtype {
-        DType::F32 | DType::I32 | DType::U8 | DType::Bool => Some(4),
+        DType::F32 | DType::I32 | DType::U8 | DType::Bool | DType::F16 | DType::BF16 => Some(4),
         DType::I64 => Some(8),
-        DType::F16 | DType::BF16 | DType::F64 => None,
+        DType::F64 => None,
     }
 }
 

@@ -341,6 +341,11 @@ impl Gpu {
             HostBuffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
             HostBuffer::U8(v) => v.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect(),
             HostBuffer::Bool(v) => v.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect(),
+            HostBuffer::F16(v) => v.iter().flat_map(|x| (x.to_bits() as u32).to_le_bytes()).collect(),
+            HostBuffer::BF16(v) => v
+                .iter()
+                .flat_map(|x| ((x.to_bits() as u32) << 16).to_le_bytes())
+                .collect(),
             other => unreachable!("checked above: {}", other.dtype()),
         };
         if !bytes.is_empty() {
@@ -409,6 +414,18 @@ impl Gpu {
             DType::I64 => HostBuffer::I64(bytemuck::pod_collect_to_vec(words)),
             DType::U8 => HostBuffer::U8(words.chunks_exact(4).map(|w| w[0]).collect()),
             DType::Bool => HostBuffer::Bool(words.chunks_exact(4).map(|w| w[0] != 0).collect()),
+            DType::F16 => HostBuffer::F16(
+                words
+                    .chunks_exact(4)
+                    .map(|w| half::f16::from_bits(u16::from_le_bytes([w[0], w[1]])))
+                    .collect(),
+            ),
+            DType::BF16 => HostBuffer::BF16(
+                words
+                    .chunks_exact(4)
+                    .map(|w| half::bf16::from_bits(u16::from_le_bytes([w[2], w[3]])))
+                    .collect(),
+            ),
             other => unreachable!("GPU buffers of {other} are never made"),
         };
         self.counters.downloaded.fetch_add(bytes, Ordering::Relaxed);
@@ -440,8 +457,8 @@ pub fn check_dtype(dtype: DType, op: &'static str) -> Result<()> {
     Err(Error::UnsupportedDType {
         op,
         dtype,
-        reason: "the GPU backend computes f32, i32, i64, u8 and bool (WGSL has no 64-bit floats; \
-                 f16/bf16 are not there yet): cast first, e.g. `.to_dtype(DType::F32)`"
+        reason: "the GPU backend computes f32, f16, bf16, i32, i64, u8 and bool (WGSL has no 64-bit \
+                 floats): cast first, e.g. `.to_dtype(DType::F32)`"
             .into(),
     })
 }

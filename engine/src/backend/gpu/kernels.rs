@@ -240,7 +240,7 @@ fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
             };
             let first = g.load_view(src.slot, sd, &src.view, &at("0u"));
             let x = g.load_view(src.slot, sd, &src.view, &at("t"));
-            let (nan_x, nan_b) = if sd == DType::F32 {
+            let (nan_x, nan_b) = if wgsl::is_f(sd) {
                 ("born_isnan(x)".to_string(), "born_isnan(bv)".to_string())
             } else {
                 ("false".into(), "false".into())
@@ -271,7 +271,7 @@ fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
             let other = g.load_view(src.slot, sd, &src.view, &flatten(&src.view.shape, &c));
             // NaN sorts above every number (NumPy); equal keys keep their order.
             let less = |a: &str, b: &str| match sd {
-                DType::F32 => format!("(!born_isnan({a}) && (born_isnan({b}) || {a} < {b}))"),
+                d if wgsl::is_f(d) => format!("(!born_isnan({a}) && (born_isnan({b}) || {a} < {b}))"),
                 DType::Bool => format!("(u32({a}) < u32({b}))"),
                 _ => format!("({a} < {b})"),
             };
@@ -329,7 +329,7 @@ fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
 
 fn zero(d: DType) -> &'static str {
     match d {
-        DType::F32 => "0.0",
+        DType::F32 | DType::F16 | DType::BF16 => "0.0",
         DType::Bool => "false",
         _ => "0i",
     }

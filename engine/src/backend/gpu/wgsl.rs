@@ -19,10 +19,16 @@ pub fn storage_type(d: DType) -> &'static str {
     }
 }
 
-/// The WGSL type values of a dtype are computed in (i64 and u8 compute as i32).
+/// True for dtypes computed as f32 (f32, and f16/bf16 as the CPU backend computes them).
+pub fn is_f(d: DType) -> bool {
+    matches!(d, DType::F32 | DType::F16 | DType::BF16)
+}
+
+/// The WGSL type values of a dtype are computed in (i64 and u8 compute as i32; f16 and
+/// bf16 as f32, rounded when stored or cast, as on the CPU).
 pub fn compute_type(d: DType) -> &'static str {
     match d {
-        DType::F32 => "f32",
+        DType::F32 | DType::F16 | DType::BF16 => "f32",
         DType::Bool => "bool",
         _ => "i32",
     }
@@ -34,6 +40,10 @@ pub fn load(buf: &str, d: DType, at: &str) -> String {
         DType::F32 | DType::I32 => format!("{buf}[{at}]"),
         DType::I64 => format!("{buf}[2u * ({at})]"),
         DType::U8 => format!("i32({buf}[{at}])"),
+        // A word per element: f16 bits in the low half, bf16 bits in the high half (the
+        // word is then the f32 of the same value).
+        DType::F16 => format!("unpack2x16float({buf}[{at}]).x"),
+        DType::BF16 => format!("bitcast<f32>({buf}[{at}])"),
         _ => format!("({buf}[{at}] != 0u)"),
     }
 }
@@ -44,6 +54,8 @@ pub fn store(d: DType, at: &str, v: &str) -> String {
         DType::F32 | DType::I32 => format!("out[{at}] = {v};"),
         DType::I64 => format!("out[2u * ({at})] = {v}; out[2u * ({at}) + 1u] = ({v}) >> 31u;"),
         DType::U8 => format!("out[{at}] = u32(({v}) & 255);"),
+        DType::F16 => format!("out[{at}] = pack2x16float(vec2<f32>({v}, 0.0)) & 0xffffu;"),
+        DType::BF16 => format!("out[{at}] = born_bf16({v});"),
         _ => format!("out[{at}] = select(0u, 1u, {v});"),
     }
 }
@@ -56,7 +68,7 @@ pub fn f32_lit(x: f32) -> String {
 /// A constant of `d`'s compute type.
 pub fn scalar(d: DType, s: Scalar) -> String {
     match d {
-        DType::F32 => f32_lit(s.as_f64() as f32),
+        d if is_f(d) => f32_lit(s.as_f64() as f32),
         DType::Bool => (s.as_f64() != 0.0).to_string(),
         DType::U8 => format!("{}i", (s.as_i64() as u8)),
         _ => format!("i32({}i)", s.as_i64().clamp(i32::MIN as i64 + 1, i32::MAX as i64)),
@@ -65,7 +77,7 @@ pub fn scalar(d: DType, s: Scalar) -> String {
 
 /// The reduction's starting value.
 pub fn reduce_identity(op: ReduceOp, d: DType) -> String {
-    let f = d == DType::F32;
+    let f = is_f(d);
     match (op, d) {
         (ReduceOp::Sum, DType::Bool) | (ReduceOp::Max, DType::Bool) => "false".into(),
         (ReduceOp::Prod, DType::Bool) | (ReduceOp::Min, DType::Bool) => "true".into(),
@@ -167,7 +179,7 @@ pub fn span(view: &View) -> (isize, isize) {
 /// Unary op on a value of compute dtype `d`.
 pub fn unary(op: UnaryOp, d: DType, x: &str) -> String {
     use UnaryOp::*;
-    let f = d == DType::F32;
+    let f = is_f(d);
     match op {
         Neg if d == DType::U8 => format!("((-{x}) & 255)"),
         Neg => format!("(-{x})"),
@@ -196,7 +208,7 @@ pub fn unary(op: UnaryOp, d: DType, x: &str) -> String {
 /// Binary op on two values of compute dtype `d` (the operands' dtype).
 pub fn binary(op: BinaryOp, d: DType, a: &str, b: &str) -> String {
     use BinaryOp::*;
-    let f = d == DType::F32;
+    let f = is_f(d);
     let boolean = d == DType::Bool;
     let wrap = |e: String| if d == DType::U8 { format!("(({e}) & 255)") } else { e };
     match op {
@@ -242,6 +254,11 @@ pub fn cast(from: DType, to: DType, x: &str) -> String {
     match (fc, tc, to) {
         (_, _, DType::U8) if fc == "f32" => format!("select(i32(clamp({x}, 0.0, 255.0)), 0i, born_isnan({x}))"),
         (_, _, DType::U8) if fc == "i32" => format!("({x} & 255)"),
+        // Into f16/bf16: round to that precision now, as the CPU does.
+        ("f32", "f32", DType::F16) => format!("unpack2x16float(pack2x16float(vec2<f32>({x}, 0.0))).x"),
+        ("f32", "f32", DType::BF16) => format!("bitcast<f32>(born_bf16({x}))"),
+        ("i32", "f32", DType::F16) => format!("unpack2x16float(pack2x16float(vec2<f32>(f32({x}), 0.0))).x"),
+        ("i32", "f32", DType::BF16) => format!("bitcast<f32>(born_bf16(f32({x})))"),
         ("bool", "bool", _) | ("f32", "f32", _) | ("i32", "i32", _) => x.to_string(),
         ("bool", "f32", _) => format!("select(0.0, 1.0, {x})"),
         ("bool", _, _) => format!("select(0i, 1i, {x})"),
