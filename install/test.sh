@@ -36,13 +36,22 @@ run_tests() {
   cargo test --workspace --release
 }
 
+# The binaries (born-kernel, born-repl) and examples the end-to-end tests run, as the test
+# build made them: `cargo test` puts them in target/release too. A plain `cargo build -p ..`
+# here would resolve dependency features without the dev-dependencies' (serde_json's
+# float_roundtrip, proptest's regex features) and rebuild evcxr, rust-analyzer's crates and
+# the engine: 10 minutes of CI for each of the steps below.
+test_binaries() {
+  cargo test --workspace --release --no-run
+}
+
 # The Jupyter kernel against real clients (tests/jupyter/): jupyter_kernel_test, protocol
 # tests, a notebook through nbclient, jupyter console, 200 cells within 100 MB of resident
 # memory. Needs the release binary; the kernelspec
 # goes into the venv's prefix (where the venv's Jupyter finds it); the tests themselves install
 # one into a temp prefix. BORN_CACHE_DIR keeps the engine that cells link, built once.
 jupyter_tests() {
-  cargo build --release -p born-kernel
+  test_binaries
   target/release/born-kernel install --prefix "$VENV"
   "$VENV_PY" -m unittest discover -s tests/jupyter -p 'test_*.py' -v
 }
@@ -50,14 +59,14 @@ jupyter_tests() {
 # Born's files against other tools (tests/interop/): safetensors written by Born read by
 # Python's safetensors + NumPy (PyTorch's loader), and the other way round.
 interop_tests() {
-  cargo build --release -p born --example mnist_mlp
+  test_binaries
   "$VENV_PY" -m unittest discover -s tests/interop -p 'test_*.py' -v
 }
 
 # born-repl in a pseudo-terminal (tests/repl/, pexpect): multi-line input, tensors, errors,
 # Ctrl-C, history, figures as Unicode blocks, --eval and scripts.
 repl_tests() {
-  cargo build --release -p born-kernel
+  test_binaries
   "$VENV_PY" -m unittest discover -s tests/repl -p 'test_*.py' -v
 }
 
