@@ -66,8 +66,15 @@ fn mlp_step_ms(device: Device, batch: usize, hidden: &[usize], steps: usize) -> 
         prev = h;
     }
     let model = model.add(nn::Linear::new(prev, 10));
+    step_ms(device, &model, &[batch, 784], steps)
+}
+
+/// Milliseconds per Adam step (cross-entropy, random data of `shape`) of `model` on
+/// `device`, after two warm-up steps.
+fn step_ms(device: Device, model: &dyn Module, shape: &[usize], steps: usize) -> f64 {
     model.to_device(device);
-    let x = Tensor::randn([batch, 784], DType::F32).to_device(device);
+    let batch = shape[0];
+    let x = Tensor::randn(shape.to_vec(), DType::F32).to_device(device);
     let y = Tensor::from_vec((0..batch).map(|i| (i % 10) as i64).collect::<Vec<_>>(), [batch]).to_device(device);
     let mut opt = optim::Adam::new(model.parameters(), 1e-3);
     let mut step = || {
@@ -101,25 +108,7 @@ fn cnn_step_ms(device: Device, batch: usize, steps: usize) -> f64 {
         .add(nn::Linear::new(64 * 7 * 7, 128))
         .add(nn::ReLU::new())
         .add(nn::Linear::new(128, 10));
-    model.to_device(device);
-    let x = Tensor::randn([batch, 1, 28, 28], DType::F32).to_device(device);
-    let y = Tensor::from_vec((0..batch).map(|i| (i % 10) as i64).collect::<Vec<_>>(), [batch]).to_device(device);
-    let mut opt = optim::Adam::new(model.parameters(), 1e-3);
-    let mut step = || {
-        let loss = nn::loss::cross_entropy(&model.forward(&x), &y).unwrap();
-        opt.zero_grad();
-        loss.backward();
-        opt.step().unwrap();
-    };
-    step();
-    step();
-    synchronize(device).unwrap();
-    let t0 = Instant::now();
-    for _ in 0..steps {
-        step();
-    }
-    synchronize(device).unwrap();
-    t0.elapsed().as_secs_f64() * 1e3 / steps as f64
+    step_ms(device, &model, &[batch, 1, 28, 28], steps)
 }
 
 fn row(what: &str, unit: &str, cpu: f64, gpu: f64, higher_is_better: bool) {
