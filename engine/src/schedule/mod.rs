@@ -349,6 +349,26 @@ impl Schedule {
         self.buffers.iter().map(|b| b.len * b.dtype.size_in_bytes()).sum()
     }
 
+    /// The buffers of the schedule's outputs by slot, once each: inputs shared, computed
+    /// ones made by `take(phys)` from the backend's physical buffer.
+    pub fn collect_outputs(
+        &self,
+        mut take: impl FnMut(usize) -> Buffer,
+    ) -> std::collections::HashMap<Slot, Arc<Buffer>> {
+        let mut outputs = std::collections::HashMap::new();
+        for (_, slot, _) in &self.outputs {
+            if outputs.contains_key(slot) {
+                continue;
+            }
+            let buf = match &self.slots[*slot] {
+                SlotSource::Input(b) => b.clone(),
+                SlotSource::Computed { phys } => Arc::new(take(*phys)),
+            };
+            outputs.insert(*slot, buf);
+        }
+        outputs
+    }
+
     /// Number of kernel outputs that reuse a buffer freed earlier in the schedule.
     pub fn reused_buffers(&self) -> usize {
         self.kernels.len() - self.buffers.len().min(self.kernels.len())

@@ -61,20 +61,7 @@ pub fn execute(
         phys[p] = Some(out);
         result?;
     }
-    let mut outputs = HashMap::new();
-    for (_, slot, _) in &s.outputs {
-        if outputs.contains_key(slot) {
-            continue;
-        }
-        let buf = match &s.slots[*slot] {
-            SlotSource::Input(b) => b.clone(),
-            SlotSource::Computed { phys: p } => Arc::new(Buffer::Host(
-                phys[*p].take().expect("outputs are written"),
-                Some(memory),
-            )),
-        };
-        outputs.insert(*slot, buf);
-    }
+    let outputs = s.collect_outputs(|p| Buffer::Host(phys[p].take().expect("outputs are written"), Some(memory)));
     // Temporaries go back to the pool for the next realize.
     phys.into_iter().flatten().for_each(|b| memory.give(b));
     Ok(outputs)

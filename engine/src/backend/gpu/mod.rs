@@ -79,7 +79,7 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
         }
         // The kernels compile without bounds checks: every view must lie inside its buffer.
         for (slot, view) in kernels::views(&k.op) {
-            let (lo, hi) = wgsl::span(&view);
+            let (lo, hi) = view.span().unwrap_or((0, 0));
             if lo < 0 || hi as usize > len(slot) {
                 return Err(Error::arg(
                     "realize",
@@ -159,16 +159,5 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
     if let Some(e) = pollster::block_on(scope.pop()) {
         return Err(Error::arg("realize", format!("the GPU rejected the work: {e}")));
     }
-    let mut outputs = HashMap::new();
-    for (_, slot, _) in &s.outputs {
-        if outputs.contains_key(slot) {
-            continue;
-        }
-        let buf = match &s.slots[*slot] {
-            SlotSource::Input(b) => b.clone(),
-            SlotSource::Computed { phys: p } => Arc::new(Buffer::Gpu(phys[*p].take().expect("outputs are written"))),
-        };
-        outputs.insert(*slot, buf);
-    }
-    Ok(outputs)
+    Ok(s.collect_outputs(|p| Buffer::Gpu(phys[p].take().expect("outputs are written"))))
 }

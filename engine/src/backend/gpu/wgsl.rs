@@ -159,23 +159,6 @@ pub fn flatten(shape: &[usize], c: &[String]) -> String {
     e
 }
 
-/// The lowest and one past the highest element `view` reads, to check against its buffer.
-pub fn span(view: &View) -> (isize, isize) {
-    if view.numel() == 0 {
-        return (0, 0);
-    }
-    let (mut lo, mut hi) = (view.offset, view.offset);
-    for (&n, &s) in view.shape.iter().zip(&view.strides) {
-        let reach = (n as isize - 1) * s;
-        if reach < 0 {
-            lo += reach;
-        } else {
-            hi += reach;
-        }
-    }
-    (lo, hi + 1)
-}
-
 /// Unary op on a value of compute dtype `d`.
 pub fn unary(op: UnaryOp, d: DType, x: &str) -> String {
     use UnaryOp::*;
