@@ -3,7 +3,8 @@
 //! trusted (unchecked) kernels the backend runs.
 //!
 //! `cargo bench -p born --bench gpu` (`BORN_BENCH_QUICK=1` for small sizes). On a machine
-//! without a GPU, wgpu's llvmpipe runs it (slowly).
+//! without a GPU, wgpu's llvmpipe runs it (slowly). `BORN_BENCH_MATMUL=1024,2048` prints
+//! only the GPU's matmul GFLOP/s at those sizes as one JSON line (for gpu_vs_pytorch.py).
 
 use born::backend::Parallel;
 use born::prelude::*;
@@ -90,8 +91,18 @@ fn step_ms(device: Device, model: &dyn Module, shape: &[usize], steps: usize) ->
     for _ in 0..steps {
         step();
     }
+    let host = t0.elapsed().as_secs_f64();
     synchronize(device).unwrap();
-    t0.elapsed().as_secs_f64() * 1e3 / steps as f64
+    let total = t0.elapsed().as_secs_f64();
+    if std::env::var("BORN_BENCH_HOST").is_ok_and(|v| v == "1") {
+        // The host's share: building, planning and enqueueing the steps, before the wait.
+        println!(
+            "  {device}: {:.3} ms a step, {:.3} ms of it on the host before the wait",
+            total * 1e3 / steps as f64,
+            host * 1e3 / steps as f64
+        );
+    }
+    total * 1e3 / steps as f64
 }
 
 /// Milliseconds per Adam step of the tutorial CNN (two conv + pool blocks) at `batch`.
@@ -128,6 +139,18 @@ fn main() {
         runtime().threads(),
         if quick { " (quick sizes)" } else { "" }
     );
+    if let Ok(sizes) = std::env::var("BORN_BENCH_MATMUL") {
+        // One JSON line for engine/benches/gpu_vs_pytorch.py: f32 matmul GFLOP/s by size.
+        let rows: Vec<String> = sizes
+            .split(',')
+            .map(|n| {
+                let n: usize = n.trim().parse().expect("BORN_BENCH_MATMUL: sizes like 1024,2048");
+                format!("\"{n}\": {:.1}", matmul_gflops(g, n, 5))
+            })
+            .collect();
+        println!("{{\"device\": \"{info}\", \"matmul_gflops\": {{{}}}}}", rows.join(", "));
+        return;
+    }
     if std::env::var("BORN_GPU_PROFILE").is_ok_and(|v| v == "1") {
         // Where a training step's GPU time goes: kernels one at a time, timed alone.
         let gpu = runtime().gpu(0).unwrap();

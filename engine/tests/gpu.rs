@@ -227,6 +227,21 @@ fn larger_kernels_match_the_cpu() {
         &p.to_device(g).matmul(&q.to_device(g)),
         1e-4,
     );
+    // Aligned and large enough for the wide (128x128-tile, vec4) kernel: a batch of 130
+    // tiles, and an operand read at an offset (a row slice) of its buffer.
+    let (w1, w2) = (
+        Tensor::randn([130, 128, 48], DType::F32),
+        Tensor::randn([130, 48, 128], DType::F32),
+    );
+    let (gw1, gw2) = (w1.to_device(g), w2.to_device(g));
+    assert_close("wide matmul", &w1.matmul(&w2), &gw1.matmul(&gw2), 1e-4);
+    let tall = Tensor::randn([4 + 128 * 128, 32], DType::F32);
+    let (s1, s2) = (
+        tall.try_narrow(0, 4, 128 * 128).unwrap(),
+        Tensor::randn([32, 256], DType::F32),
+    );
+    let (gs1, gs2) = (tall.to_device(g).try_narrow(0, 4, 128 * 128).unwrap(), s2.to_device(g));
+    assert_close("wide matmul at an offset", &s1.matmul(&s2), &gs1.matmul(&gs2), 1e-4);
     let long = Tensor::randn([7, 5000], DType::F32);
     let gl = long.to_device(g);
     assert_close("long sums", &long.sum(1, false), &gl.sum(1, false), 1e-4);

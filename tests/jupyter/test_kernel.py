@@ -22,6 +22,10 @@ class BornKernelTests(jkt.KernelTests):
     def setUpClass(cls):
         _born.warm_up()
         super().setUpClass()
+        # jupyter_kernel_test gives each cell 15 s. The first engine cell of a fresh kernel
+        # loads the engine into the cell process (seconds; more on a busy 2-core CI machine,
+        # where test_clear_output, the first test, once ran past 15 s): pay it here.
+        _born.warm_kernel(cls.kc)
 
     code_hello_world = 'println!("hello, world");'
     code_stderr = 'eprintln!("something went wrong");'

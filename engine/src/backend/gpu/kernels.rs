@@ -378,6 +378,49 @@ fn reduce(
     (main, grid(n_out))
 }
 
+/// 128x128 output tiles at least this many for the wide matmul kernel: fewer leave a large
+/// GPU's multiprocessors idle, and the 64x64 kernel's four times as many tiles do better.
+const WIDE_MIN_TILES: usize = 128;
+
+/// The wide matmul kernel (shaders/matmul_wide.wgsl) when its preconditions hold: f32
+/// operands read whole (row-major, offsets a multiple of 4) and `m`, `n` multiples of 128,
+/// `k` of 16, so every vec4 it reads and writes is inside its buffer without checks.
+fn wide_matmul(k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) -> DType, dims: [usize; 4]) -> Option<Plan> {
+    let [batch, m, n, kk] = dims;
+    let aligned = |s: &Src| dtype_of(s.slot) == DType::F32 && s.view.is_contiguous() && s.view.offset % 4 == 0;
+    let tiles = (m / 128) * (n / 128) * batch;
+    if k.dtype != DType::F32
+        || !aligned(a)
+        || !aligned(b)
+        || m % 128 != 0
+        || n % 128 != 0
+        || kk % 16 != 0
+        || tiles < WIDE_MIN_TILES
+        || batch > 65535
+    {
+        return None;
+    }
+    let source = format!(
+        "@group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>;\n\
+         @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;\n\
+         @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;\n\
+         const M: u32 = {m}u;\nconst N: u32 = {n}u;\nconst K: u32 = {kk}u;\n\
+         const A_OFF: u32 = {}u;\nconst B_OFF: u32 = {}u;\n{}",
+        a.view.offset / 4,
+        b.view.offset / 4,
+        include_str!("../../../../shaders/matmul_wide.wgsl")
+    );
+    Some(Plan {
+        launches: vec![Launch {
+            source,
+            reads: vec![(a.slot, DType::F32), (b.slot, DType::F32)],
+            groups: [(n / 128) as u32, (m / 128) as u32, batch as u32],
+            writes_scratch: false,
+        }],
+        scratch: 0,
+    })
+}
+
 /// Output tiles below which a long product is split along K: fewer leave most of a large
 /// GPU's multiprocessors idle.
 const SPLIT_BELOW_TILES: usize = 128;
@@ -399,6 +442,9 @@ fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) 
             dtype: k.dtype,
             reason: "the GPU backend multiplies numbers: cast the bools first".into(),
         });
+    }
+    if let Some(plan) = wide_matmul(k, a, b, dtype_of, [batch.max(1), m, n, kk]) {
+        return Ok(plan);
     }
     let tiles = n.div_ceil(64) * m.div_ceil(64) * batch.max(1);
     // Split so that the parts make about 2 * SPLIT_BELOW_TILES workgroups of at least 512 of K each.
