@@ -37,8 +37,7 @@ say "register the Born kernel"
 say "prebuild the engine for cells"
 "$BIN_DIR/born-repl" --eval 'Tensor::zeros([2], DType::F32).sum_all().item::<f32>()' >/dev/null
 
-# The main job lives in its own script so a later issue can swap it (the MNIST notebook)
-# without touching the setup steps.
+# The main job (the MNIST tutorial through the kernel) lives in its own script.
 say "main job: install/main-job.sh"
 bash install/main-job.sh
 say "setup done: start JupyterLab with  .venv/bin/jupyter lab  and pick \"Born (Rust)\""

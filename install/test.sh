@@ -70,6 +70,13 @@ repl_tests() {
   "$VENV_PY" -m unittest discover -s tests/repl -p 'test_*.py' -v
 }
 
+# The tutorial notebooks (notebooks/), each run through the Born kernel by papermill with
+# small epoch counts and checked for what it teaches (tests/notebooks/).
+tutorial_tests() {
+  test_binaries
+  "$VENV_PY" -m unittest discover -s tests/notebooks -p 'test_*.py' -v
+}
+
 # ---- runner ----------------------------------------------------------------
 results=()   # "STATUS<TAB>NAME<TAB>DETAIL" lines for the summary
 failed=()
@@ -108,6 +115,7 @@ step tests        run_tests
 step interop      interop_tests
 step jupyter      jupyter_tests
 step repl         repl_tests
+step tutorials    tutorial_tests
 
 # ---- summary ---------------------------------------------------------------
 say "summary ($((SECONDS - t0))s in all)"

@@ -1,0 +1,75 @@
+"""The tutorial notebooks, executed through the Born kernel by papermill (as a user's
+`papermill` run or the main job would), each checked for what it teaches.
+
+Run: .venv/bin/python -m unittest discover -s tests/notebooks -v (after building the
+release kernel; the kernelspec goes into a temp prefix, as in tests/jupyter). Small epoch
+counts come in through each notebook's `parameters` cell.
+"""
+import importlib.util
+import re
+import sys
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "jupyter"))
+import _born  # noqa: E402
+
+spec = importlib.util.spec_from_file_location("run_notebook", ROOT / "install" / "run-notebook.py")
+run_notebook = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(run_notebook)
+
+OUT = ROOT / "target" / "test-notebooks"
+
+
+def outputs(nb):
+    """Every output of every cell: [(cell index, output)]."""
+    return [(i, o) for i, c in enumerate(nb.cells) for o in c.get("outputs", [])]
+
+
+def text(nb):
+    return "".join(t for _, t in run_notebook.text_of(nb))
+
+
+def images(nb):
+    return [o for _, o in outputs(nb) if "image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {})]
+
+
+class Tutorials(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        _born.setup_env()
+        _born.warm_up()
+
+    def run_notebook(self, name, **params):
+        nb, _ = run_notebook.run(ROOT / "notebooks" / name, params, OUT / name, timeout=600)
+        errors = [o for _, o in outputs(nb) if o.get("output_type") == "error"]
+        self.assertEqual(errors, [], f"{name}: a cell failed")
+        return nb
+
+    def test_03_mnist_mlp_trains_and_shows_its_mistakes(self):
+        # The default dataset, MNIST: downloaded where there is a network, else (CI, this
+        # sandbox) the notebook must say so and train on Fashion-MNIST.
+        nb = self.run_notebook("03-mnist-mlp.ipynb", epochs=1)
+        t = text(nb)
+        m = re.search(r"(MNIST|Fashion-MNIST): test accuracy ([0-9.]+)% after 1 epoch\b", t)
+        self.assertIsNotNone(m, t[-2000:])
+        if m.group(1) == "MNIST":
+            self.assertGreaterEqual(float(m.group(2)), 94.0)
+        else:
+            self.assertIn("MNIST is not available here", t)
+            self.assertIn("Falling back to Fashion-MNIST", t)
+            self.assertGreaterEqual(float(m.group(2)), 80.0)
+        # The sample grid, the live loss and accuracy plots, the confusion heatmap, the
+        # misclassified grid.
+        self.assertGreaterEqual(len(images(nb)), 5)
+        self.assertIn("938/938", t, "the progress bar reached the end of the epoch")
+        # The confusion matrix counts each of the 10000 test images once.
+        table = t[t.index("rows: true class"):]
+        counts = [int(v) for v in re.findall(r"\d+", table.split("tensor(", 1)[1].split("shape=")[0])]
+        self.assertEqual(len(counts), 100)
+        self.assertEqual(sum(counts), 10000)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
