@@ -408,7 +408,7 @@ fn wide_matmul(k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) -> DType, d
          const A_OFF: u32 = {}u;\nconst B_OFF: u32 = {}u;\n{}",
         a.view.offset / 4,
         b.view.offset / 4,
-        include_str!("../../../../shaders/matmul_wide.wgsl")
+        unroll_kk(include_str!("../../../../shaders/matmul_wide.wgsl"), 16)
     );
     Some(Plan {
         launches: vec![Launch {
@@ -419,6 +419,17 @@ fn wide_matmul(k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) -> DType, d
         }],
         scratch: 0,
     })
+}
+
+/// `src` with its `// UNROLL kk` .. `// END UNROLL` block repeated for kk = 0..n, `[kk]`
+/// becoming a literal index in each copy.
+fn unroll_kk(src: &str, n: usize) -> String {
+    let (Some(start), Some(end)) = (src.find("    // UNROLL kk"), src.find("    // END UNROLL")) else {
+        return src.to_string();
+    };
+    let block = &src[start..end];
+    let copies: String = (0..n).map(|kk| block.replace("[kk]", &format!("[{kk}u]"))).collect();
+    format!("{}{copies}{}", &src[..start], &src[end..])
 }
 
 /// Output tiles below which a long product is split along K: fewer leave most of a large
@@ -479,7 +490,10 @@ fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) 
     );
     let fns = std::mem::take(&mut g.fns);
     let reads = std::mem::take(g.reads);
-    let main = format!("{head}\n{}", include_str!("../../../../shaders/matmul.wgsl"));
+    let main = format!(
+        "{head}\n{}",
+        unroll_kk(include_str!("../../../../shaders/matmul.wgsl"), 16)
+    );
     let out_dtype = if split == 1 { k.dtype } else { DType::F32 };
     let product = Launch {
         source: assemble(out_dtype, &reads, &fns, &main),
@@ -514,4 +528,18 @@ fn matmul(mut g: ExprGen, k: &Kernel, a: &Src, b: &Src, dtype_of: &dyn Fn(Slot) 
         launches: vec![product, sum],
         scratch: split * numel,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_wide_matmul_step_is_written_out_sixteen_times() {
+        let src = super::unroll_kk(include_str!("../../../../shaders/matmul_wide.wgsl"), 16);
+        assert!(!src.contains("[kk]"), "every kk became a literal");
+        assert_eq!(src.matches("let a0 = tile_a[").count(), 16);
+        assert!(src.contains("tile_a[15u][l.y]"));
+        let src = super::unroll_kk(include_str!("../../../../shaders/matmul.wgsl"), 16);
+        assert!(!src.contains("[kk]"));
+        assert!(src.contains("tile_b[15u][l.x + 48u]"));
+    }
 }
