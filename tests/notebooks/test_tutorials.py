@@ -6,6 +6,7 @@ release kernel; the kernelspec goes into a temp prefix, as in tests/jupyter). Sm
 counts come in through each notebook's `parameters` cell.
 """
 import importlib.util
+import os
 import re
 import sys
 import unittest
@@ -46,6 +47,34 @@ class Tutorials(unittest.TestCase):
         errors = [o for _, o in outputs(nb) if o.get("output_type") == "error"]
         self.assertEqual(errors, [], f"{name}: a cell failed")
         return nb
+
+    def test_01_tensors_shows_tables_images_and_one_fused_kernel(self):
+        nb = self.run_notebook("01-tensors.ipynb")
+        t = text(nb)
+        htmls = [o for _, o in outputs(nb) if "text/html" in o.get("data", {})]
+        self.assertGreaterEqual(len(htmls), 3, "tensors as HTML tables")
+        self.assertGreaterEqual(len(images(nb)), 2, "the heatmap and the image grid")
+        self.assertIn("error: matmul: shapes [2, 3] and [2, 3]", t, "the shape error names the op and both shapes")
+        # The chain and its reduction: one kernel.
+        self.assertRegex(t, r"schedule: 1 kernel\(s\)")
+        self.assertIn("reduce sum of fused [mul, add, maximum, mul]", t)
+        if os.environ.get("BORN_REQUIRE_GPU") == "1":
+            self.assertIn("computed on gpu:0", t)
+        self.assertNotIn("XDG_RUNTIME_DIR", t, "Mesa's warning kept out of the cells")
+
+    def test_02_autograd_gradients_match_and_the_line_fits(self):
+        nb = self.run_notebook("02-autograd.ipynb")
+        t = text(nb)
+        self.assertIn("y = 14, dy/dx = 13", t)
+        pairs = re.findall(r"autograd ([-+0-9.]+), finite differences ([-+0-9.]+)", t)
+        self.assertEqual(len(pairs), 3)
+        for a, n in pairs:
+            self.assertAlmostEqual(float(a), float(n), delta=1e-6)
+        m = re.search(r"w = ([-0-9.]+) \(true 3\), b = ([-0-9.]+) \(true -2\)", t)
+        self.assertIsNotNone(m, t[-1500:])
+        self.assertAlmostEqual(float(m.group(1)), 3.0, delta=0.2)
+        self.assertAlmostEqual(float(m.group(2)), -2.0, delta=0.2)
+        self.assertGreaterEqual(len(images(nb)), 2, "the live loss curve and the fit")
 
     def test_03_mnist_mlp_trains_and_shows_its_mistakes(self):
         # The default dataset, MNIST: downloaded where there is a network, else (CI, this

@@ -8,6 +8,7 @@ fn main() {
     // runner (and never return there). They must come before anything else.
     born_kernel::session::child_hook();
     evcxr::runtime_hook();
+    born_kernel::session::ensure_runtime_dir();
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let status = born_kernel::repl::main(&args);

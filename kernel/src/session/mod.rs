@@ -19,6 +19,7 @@ mod workdir;
 
 pub use complete::is_complete;
 pub use host::child_hook;
+pub use workdir::ensure_runtime_dir;
 
 use crate::eval::{CellIo, Completeness, Completions, Evaluator, InterruptHandle, MimeData, Outcome, Output};
 use crossbeam_channel::{select, Receiver};

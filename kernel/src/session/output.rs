@@ -155,7 +155,14 @@ pub fn decode(line: &str) -> Option<Marker> {
 
 /// evcxr's own rendering of the final value (its mime types), if any.
 pub fn evcxr_bundle(outputs: &EvalOutputs) -> Option<MimeData> {
-    if outputs.content_by_mime_type.is_empty() {
+    // A cell ending in a block (`for`, `match`, `if`) without `;` has the value `()`:
+    // nothing to show, as a statement would be.
+    let unit = outputs.content_by_mime_type.len() == 1
+        && outputs
+            .content_by_mime_type
+            .get("text/plain")
+            .is_some_and(|t| t.trim() == "()");
+    if outputs.content_by_mime_type.is_empty() || unit {
         return None;
     }
     let mut data = MimeData::new();
@@ -189,6 +196,15 @@ pub fn timing_line(total: Duration, outputs: &EvalOutputs) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cell_ending_in_a_loop_shows_no_unit_result() {
+        let mut outputs = EvalOutputs::new();
+        outputs.content_by_mime_type.insert("text/plain".into(), "()".into());
+        assert_eq!(evcxr_bundle(&outputs), None);
+        outputs.content_by_mime_type.insert("text/plain".into(), "3".into());
+        assert!(evcxr_bundle(&outputs).is_some());
+    }
 
     #[test]
     fn display_markers_become_outputs() {

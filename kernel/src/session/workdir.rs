@@ -193,3 +193,23 @@ pub fn compiling(cell_pid: u32) -> bool {
             .unwrap_or(false)
     })
 }
+
+/// Gives the process (and the cell processes it starts) an `XDG_RUNTIME_DIR` when it has
+/// none: Mesa's software GPU prints "XDG_RUNTIME_DIR is invalid or not set" into every
+/// cell that touches the GPU otherwise. A private per-user directory under the temp dir;
+/// call it first thing in `main`, before any thread starts.
+pub fn ensure_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).is_dir()) {
+        return;
+    }
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("born-runtime-{uid}"));
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+    // Only a directory of ours that no one else can enter.
+    if std::fs::metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0) {
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
+    }
+}
