@@ -99,6 +99,20 @@ class Tutorials(unittest.TestCase):
         self.assertEqual(len(counts), 100)
         self.assertEqual(sum(counts), 10000)
 
+    def test_04_mnist_cnn_trains_and_shows_its_filters(self):
+        # A fifth of an epoch's worth of images keeps this under a minute on 2 cores.
+        nb = self.run_notebook("04-mnist-cnn.ipynb", dataset="fashion-mnist", epochs=1, train_images=6000)
+        t = text(nb)
+        # auto never picks Mesa's software GPU.
+        self.assertIn("device: cpu", t)
+        m = re.search(r"Fashion-MNIST: CNN test accuracy ([0-9.]+)% after 1 epoch on cpu", t)
+        self.assertIsNotNone(m, t[-2000:])
+        self.assertGreaterEqual(float(m.group(1)), 70.0)
+        self.assertIn("94/94", t, "the progress bar reached the end of the epoch")
+        self.assertIn("feature maps [1, 32, 26, 26]", t)
+        # Filters before and after, the loss curve, the feature maps.
+        self.assertGreaterEqual(len(images(nb)), 4)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
