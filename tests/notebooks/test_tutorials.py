@@ -113,6 +113,20 @@ class Tutorials(unittest.TestCase):
         # Filters before and after, the loss curve, the feature maps.
         self.assertGreaterEqual(len(images(nb)), 4)
 
+    def test_05_counts_one_submit_a_step_and_shows_fusion(self):
+        nb = self.run_notebook("05-gpu-and-laziness.ipynb")
+        t = text(nb)
+        self.assertRegex(t, r"schedule: 1 kernel\(s\)")
+        m = re.search(r"fused ([0-9.]+) ms, one op at a time ([0-9.]+) ms", t)
+        self.assertIsNotNone(m, t[-2000:])
+        if os.environ.get("BORN_REQUIRE_GPU") == "1":
+            # After the first step: one submit, nothing compiled, allocated or read back.
+            for step in (2, 3):
+                self.assertIn(f"step {step}: 1 submit(s)", t)
+                self.assertRegex(t, rf"step {step}: 1 submit\(s\), \d+ dispatches, 0 pipelines compiled, "
+                                    r"0 buffers allocated, 0 bytes read back")
+            self.assertRegex(t, r"reading the last loss \([0-9.]+\): [1-9]\d* bytes read back")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
