@@ -127,6 +127,20 @@ class Tutorials(unittest.TestCase):
                                     r"0 buffers allocated, 0 bytes read back")
             self.assertRegex(t, r"reading the last loss \([0-9.]+\): [1-9]\d* bytes read back")
 
+    def test_06_attention_learns_the_task_and_its_maps_are_distributions(self):
+        nb = self.run_notebook("06-attention.ipynb", steps=200)
+        t = text(nb)
+        m = re.search(r"accuracy on 2000 new sequences: ([0-9.]+)%", t)
+        self.assertIsNotNone(m, t[-2000:])
+        self.assertGreaterEqual(float(m.group(1)), 90.0)
+        m = re.search(r"every row sums to 1 \(largest deviation ([0-9.e+-]+)\)", t)
+        self.assertIsNotNone(m)
+        self.assertLess(float(m.group(1)), 1e-5)
+        m = re.search(r"match the mean of the maps: largest difference ([0-9.e+-]+)", t)
+        self.assertLess(float(m.group(1)), 1e-5)
+        self.assertEqual(t.count("rows = query positions"), 4, "one map per head")
+        self.assertGreaterEqual(len(images(nb)), 5, "the loss curve and four maps")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
