@@ -24,6 +24,13 @@ fn store_a(e: u32, v: vec4<f32>) {
   tile_a[c + 3u][r / 4u][r % 4u] = v.w;
 }
 
+// Row r of this thread's block: vec4 columns tx and tx + 16 of the tile at col0.
+fn store_row(batch: u32, r: u32, col0: u32, tx: u32, v0: vec4<f32>, v1: vec4<f32>) {
+  let at = ((batch * M + r) * N + col0) / 4u;
+  out[at + tx] = v0;
+  out[at + tx + 16u] = v1;
+}
+
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>) {
   let batch = wg.z;
@@ -96,28 +103,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: v
     workgroupBarrier();
   }
   // c(2 * i + h): row (i < 4 ? 4 * ty + i : 64 + 4 * ty + i - 4), vec4 column tx + 16 * h.
-  let at0 = ((batch * M + row0 + 0u + l.y * 4u + 0u) * N + col0) / 4u;
-  out[at0 + l.x] = c0;
-  out[at0 + l.x + 16u] = c1;
-  let at1 = ((batch * M + row0 + 0u + l.y * 4u + 1u) * N + col0) / 4u;
-  out[at1 + l.x] = c2;
-  out[at1 + l.x + 16u] = c3;
-  let at2 = ((batch * M + row0 + 0u + l.y * 4u + 2u) * N + col0) / 4u;
-  out[at2 + l.x] = c4;
-  out[at2 + l.x + 16u] = c5;
-  let at3 = ((batch * M + row0 + 0u + l.y * 4u + 3u) * N + col0) / 4u;
-  out[at3 + l.x] = c6;
-  out[at3 + l.x + 16u] = c7;
-  let at4 = ((batch * M + row0 + 64u + l.y * 4u + 0u) * N + col0) / 4u;
-  out[at4 + l.x] = c8;
-  out[at4 + l.x + 16u] = c9;
-  let at5 = ((batch * M + row0 + 64u + l.y * 4u + 1u) * N + col0) / 4u;
-  out[at5 + l.x] = c10;
-  out[at5 + l.x + 16u] = c11;
-  let at6 = ((batch * M + row0 + 64u + l.y * 4u + 2u) * N + col0) / 4u;
-  out[at6 + l.x] = c12;
-  out[at6 + l.x + 16u] = c13;
-  let at7 = ((batch * M + row0 + 64u + l.y * 4u + 3u) * N + col0) / 4u;
-  out[at7 + l.x] = c14;
-  out[at7 + l.x + 16u] = c15;
+  store_row(batch, row0 + 0u + l.y * 4u + 0u, col0, l.x, c0, c1);
+  store_row(batch, row0 + 0u + l.y * 4u + 1u, col0, l.x, c2, c3);
+  store_row(batch, row0 + 0u + l.y * 4u + 2u, col0, l.x, c4, c5);
+  store_row(batch, row0 + 0u + l.y * 4u + 3u, col0, l.x, c6, c7);
+  store_row(batch, row0 + 64u + l.y * 4u + 0u, col0, l.x, c8, c9);
+  store_row(batch, row0 + 64u + l.y * 4u + 1u, col0, l.x, c10, c11);
+  store_row(batch, row0 + 64u + l.y * 4u + 2u, col0, l.x, c12, c13);
+  store_row(batch, row0 + 64u + l.y * 4u + 3u, col0, l.x, c14, c15);
 }
