@@ -9,6 +9,7 @@ below the floor for the dataset used (MNIST 95%, Fashion-MNIST 80%).
 
   .venv/bin/python install/main-job.py [-p NAME VALUE]...   (parameters as run-notebook.py)
 """
+import argparse
 import importlib.util
 import re
 import sys
@@ -25,11 +26,9 @@ spec.loader.exec_module(run_notebook)
 
 
 def main():
-    params = {}
-    args = sys.argv[1:]
-    while args[:1] == ["-p"] and len(args) >= 3:
-        params[args[1]] = run_notebook.parse_value(args[2])
-        args = args[3:]
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    run_notebook.add_parameter_option(ap)
+    params = run_notebook.parameters(ap.parse_args())
     t0 = time.monotonic()
     try:
         nb, out = run_notebook.run(NOTEBOOK, params)
@@ -47,7 +46,7 @@ def main():
     if acc < FLOOR[used]:
         sys.exit(f"{used}: test accuracy {acc}% is below {FLOOR[used]}%")
     print(f"\n{NOTEBOOK.relative_to(ROOT)} ran through the Born kernel in {seconds:.1f} s: "
-          f"an MLP trained on {used} for {epochs} epochs, test accuracy {acc:.2f}%.\n"
+          f"an MLP trained on {used} for {epochs} epoch{'' if epochs == '1' else 's'}, test accuracy {acc:.2f}%.\n"
           f"The executed notebook, with its figures: {out}")
 
 

@@ -86,6 +86,16 @@ def parse_value(text):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+def add_parameter_option(ap):
+    """`-p NAME VALUE` (repeatable) on an argparse parser; read back with `parameters`."""
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+
+
+def parameters(args):
+    """The `-p` pairs of parsed `args` as papermill parameters."""
+    return {k: parse_value(v) for k, v in args.parameter}
+
+
 def run(notebook, parameters=None, out=None, timeout=1800):
     """Executes `notebook` with `parameters`; returns (executed notebook, path written)."""
     notebook = Path(notebook)
@@ -113,10 +123,10 @@ def text_of(nb):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("notebook")
-    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    add_parameter_option(ap)
     ap.add_argument("-o", "--output")
     args = ap.parse_args()
-    params = {k: parse_value(v) for k, v in args.parameter}
+    params = parameters(args)
     t0 = time.monotonic()
     try:
         nb, out = run(args.notebook, params, args.output)

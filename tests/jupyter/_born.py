@@ -57,10 +57,7 @@ def warm_up():
     t0 = time.monotonic()
     km, kc = start_new_kernel(kernel_name=KERNEL, startup_timeout=120)
     try:
-        reply = kc.execute_interactive("let warm_up = Tensor::ones([2], DType::F32); warm_up.sum_all()",
-                                       timeout=WARM_TIMEOUT, output_hook=lambda m: None)
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"warm-up cell failed: {reply['content']}")
+        run_warm_cell(kc)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=False)
@@ -70,14 +67,19 @@ def warm_up():
     _warm = True
 
 
+def run_warm_cell(kc):
+    """One engine cell in kernel `kc`, with the long warm-up timeout."""
+    reply = kc.execute_interactive("let _born_warm = Tensor::ones([1], DType::F32);",
+                                   timeout=WARM_TIMEOUT, output_hook=lambda m: None)
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"warm-up cell failed: {reply['content']}")
+
+
 def warm_kernel(kc):
     """Runs one engine cell in a started kernel with a long timeout, so its first-cell cost
     (loading the engine into the cell process) is not paid inside a test's short timeout."""
     t0 = time.monotonic()
-    reply = kc.execute_interactive("let _born_warm_kernel = Tensor::ones([1], DType::F32);",
-                                   timeout=WARM_TIMEOUT, output_hook=lambda m: None)
-    if reply["content"]["status"] != "ok":
-        raise RuntimeError(f"warm-up cell failed: {reply['content']}")
+    run_warm_cell(kc)
     dt = time.monotonic() - t0
     if dt > 10:
         print(f"[born] first engine cell of a fresh kernel took {dt:.0f} s", file=sys.stderr)
