@@ -44,6 +44,27 @@ pub enum Error {
         /// The size of the indexed axis.
         size: usize,
     },
+    /// A device could not hold a buffer the op needed.
+    OutOfMemory {
+        /// The op that needed it.
+        op: &'static str,
+        /// The device (`gpu:0`).
+        device: String,
+        /// The buffer's size.
+        bytes: usize,
+        /// Why it failed (a limit of the device, or the driver's words).
+        reason: String,
+    },
+    /// The GPU stopped working (a driver reset, or [`crate::backend::gpu::Gpu::destroy`]):
+    /// its tensors are gone; CPU tensors are not affected.
+    DeviceLost {
+        /// The op that needed it.
+        op: &'static str,
+        /// The device (`gpu:0`).
+        device: String,
+        /// What the driver said.
+        reason: String,
+    },
     /// The user interrupted the computation (Ctrl-C, or the notebook's stop button).
     Interrupted,
     /// Any other bad argument.
@@ -92,6 +113,22 @@ impl fmt::Display for Error {
             Error::IndexOutOfRange { op, index, size } => {
                 write!(f, "{op}: index {index} is out of range for an axis of size {size}")
             }
+            Error::OutOfMemory {
+                op,
+                device,
+                bytes,
+                reason,
+            } => write!(
+                f,
+                "{op}: out of memory on {device}: a buffer of {} could not be made ({reason}); \
+                 free tensors you no longer need, use smaller batches, or compute on the CPU",
+                human_bytes(*bytes)
+            ),
+            Error::DeviceLost { op, device, reason } => write!(
+                f,
+                "{op}: {device} was lost ({reason}): the tensors on it are gone, CPU tensors are \
+                 untouched; restart the kernel to use the GPU again, or compute on the CPU"
+            ),
             Error::InvalidArgument { op, reason } => write!(f, "{op}: {reason}"),
             Error::Interrupted => write!(f, "interrupted: the computation was stopped by the user"),
         }
@@ -99,6 +136,20 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `1.5 GiB`, `12.0 MiB`, `512 bytes`.
+pub fn human_bytes(bytes: usize) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let (mut value, mut unit) = (bytes as f64 / 1024.0, 0);
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
 
 /// Result with the engine's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;

@@ -45,7 +45,8 @@ pub fn build(targets: &[NodeRef]) -> Result<Schedule> {
     }
     let (slots, buffers) = plan_buffers(&b.kernels, b.slots, &outputs);
     Ok(Schedule {
-        kernels: b.kernels,
+        kernels: b.kernels.into(),
+        memo: Default::default(),
         slots,
         buffers,
         outputs,

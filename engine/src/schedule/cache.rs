@@ -7,7 +7,7 @@
 //! The cache is per thread and per engine copy: it memoizes only, so a notebook cell that
 //! links its own engine copy merely plans its first step again.
 
-use super::{build, Kernel, PhysicalBuffer, Schedule, Slot, SlotSource};
+use super::{build, Kernel, Memo, PhysicalBuffer, Schedule, Slot, SlotSource};
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::graph::{topo_order, NodeRef};
@@ -51,7 +51,8 @@ struct Plan {
     descs: Vec<Desc>,
     /// Walk position of each pending target, in the caller's order.
     targets: Vec<u32>,
-    kernels: Vec<Kernel>,
+    kernels: Arc<[Kernel]>,
+    memo: Arc<Memo>,
     /// `Err(k)`: the k-th distinct input buffer; `Ok(phys)`: computed into `phys`.
     slots: Vec<std::result::Result<usize, usize>>,
     buffers: Vec<PhysicalBuffer>,
@@ -241,6 +242,7 @@ fn abstract_plan(s: &Schedule, w: &Walk, pending: &[NodeRef]) -> Plan {
         descs: w.descs(),
         targets: pending.iter().map(|t| w.position[&t.id()]).collect(),
         kernels: s.kernels.clone(),
+        memo: s.memo.clone(),
         slots,
         buffers: s.buffers.clone(),
         outputs,
@@ -250,6 +252,7 @@ fn abstract_plan(s: &Schedule, w: &Walk, pending: &[NodeRef]) -> Plan {
 fn instantiate(plan: &Plan, w: &Walk, pending: &[NodeRef]) -> Schedule {
     Schedule {
         kernels: plan.kernels.clone(),
+        memo: plan.memo.clone(),
         slots: plan
             .slots
             .iter()

@@ -11,11 +11,13 @@ pub use build::build;
 pub use cache::build_cached;
 
 use crate::dtype::{DType, Scalar};
+use crate::error::Result;
 use crate::graph::NodeRef;
 use crate::ops::{BinaryOp, ReduceOp, UnaryOp, View};
 use crate::storage::Buffer;
+use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Index of a buffer slot in a [`Schedule`].
 pub type Slot = usize;
@@ -325,11 +327,49 @@ pub struct PhysicalBuffer {
     pub escapes: bool,
 }
 
+/// What a backend keeps about a schedule's kernels between runs (the GPU's compiled
+/// launches, found once per kernel). Schedules made from one cached plan share it, so a
+/// training loop's later steps skip the per-kernel lookups. Entries are keyed by the
+/// backend's own number (a device and a compile mode); the memo never holds buffers.
+#[derive(Default)]
+pub struct Memo(Mutex<Vec<(u64, Arc<dyn Any + Send + Sync>)>>);
+
+impl Memo {
+    /// The entry under `key`, made by `make` the first time (a failure is not kept).
+    pub fn get_or_try_insert<T: Any + Send + Sync>(
+        &self,
+        key: u64,
+        make: impl FnOnce() -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let found = self.entries().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+        if let Some(v) = found.and_then(|v| v.downcast::<T>().ok()) {
+            return Ok(v);
+        }
+        let made = Arc::new(make()?);
+        let mut entries = self.entries();
+        entries.retain(|(k, _)| *k != key);
+        entries.push((key, made.clone()));
+        Ok(made)
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Arc<dyn Any + Send + Sync>)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl fmt::Debug for Memo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Memo({} entries)", self.entries().len())
+    }
+}
+
 /// The ordered kernels for one realize, and its buffer plan.
 #[derive(Clone, Debug)]
 pub struct Schedule {
-    /// Kernels in execution order.
-    pub kernels: Vec<Kernel>,
+    /// Kernels in execution order (shared with the cached plan it came from).
+    pub kernels: Arc<[Kernel]>,
+    /// What backends remember about these kernels (shared like `kernels`).
+    pub memo: Arc<Memo>,
     /// Every slot's source.
     pub slots: Vec<SlotSource>,
     /// The buffers allocated; several temporaries may share one.

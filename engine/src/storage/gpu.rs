@@ -2,6 +2,7 @@
 
 use super::size_class;
 use crate::dtype::DType;
+use crate::error::{human_bytes, Error, Result};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -75,47 +76,87 @@ impl GpuPool {
         }
     }
 
-    /// A buffer for `len` elements of `dtype` (contents unspecified: kernels write all of it).
-    /// The caller has checked that the backend supports the dtype.
-    pub fn take(&'static self, dtype: DType, len: usize, device: u16) -> GpuBuffer {
+    /// A buffer for `len` elements of `dtype` (contents unspecified: kernels write all of it)
+    /// for `op`. The caller has checked that the backend supports the dtype. A size over the
+    /// device's limits, or a device out of memory even after the pool let its idle buffers
+    /// go, is an [`Error::OutOfMemory`] naming `op`.
+    pub fn take(&'static self, dtype: DType, len: usize, device: u16, op: &'static str) -> Result<GpuBuffer> {
         let bytes = (len * element_bytes(dtype).unwrap_or(4)).max(16);
         let class = size_class(bytes).next_multiple_of(4) as u64;
-        let reused = self
-            .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(&class)
-            .and_then(|v| v.pop());
+        let reused = self.free_lists().get_mut(&class).and_then(|v| v.pop());
         let raw = match reused {
             Some(b) => {
                 self.idle.fetch_sub(class as usize, Ordering::Relaxed);
-                b
+                Ok(b)
             }
-            None => {
-                self.allocations.fetch_add(1, Ordering::Relaxed);
-                self.bytes_allocated.fetch_add(class, Ordering::Relaxed);
-                self.device.create_buffer(&wgpu::BufferDescriptor {
-                    label: Some("born"),
-                    size: class,
-                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-                    mapped_at_creation: false,
-                })
-            }
-        };
-        GpuBuffer {
+            None => self.create(class).or_else(|_| {
+                // Memory the pool keeps idle may be what is missing: let it go and try again.
+                self.release_idle();
+                self.create(class)
+            }),
+        }
+        .map_err(|reason| Error::OutOfMemory {
+            op,
+            device: format!("gpu:{device}"),
+            bytes,
+            reason,
+        })?;
+        Ok(GpuBuffer {
             raw,
             dtype,
             len,
             device,
             pool: self,
             host: None,
+        })
+    }
+
+    /// A new buffer of `bytes`, or why the device could not make it.
+    fn create(&self, bytes: u64) -> std::result::Result<wgpu::Buffer, String> {
+        let limits = self.device.limits();
+        let most = limits.max_buffer_size.min(limits.max_storage_buffer_binding_size);
+        if bytes > most {
+            return Err(format!(
+                "the largest buffer a kernel can use there is {}",
+                human_bytes(most as usize)
+            ));
         }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let raw = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("born"),
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(e.to_string());
+        }
+        self.allocations.fetch_add(1, Ordering::Relaxed);
+        self.bytes_allocated.fetch_add(bytes, Ordering::Relaxed);
+        Ok(raw)
+    }
+
+    /// Destroys every idle buffer (their memory goes back to the device).
+    pub fn release_idle(&self) {
+        for (_, buffers) in self.free_lists().drain() {
+            for b in buffers {
+                self.idle.fetch_sub(b.size() as usize, Ordering::Relaxed);
+                b.destroy();
+            }
+        }
+    }
+
+    fn free_lists(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<wgpu::Buffer>>> {
+        self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Keeps `raw` for reuse if there is room.
     pub(crate) fn give(&self, raw: wgpu::Buffer) {
         let class = raw.size();
         if self.idle.load(Ordering::Relaxed) + class as usize > self.limit {
+            // Freed now even if a cached bind group still names it (it is never bound again:
+            // only the pool hands buffers out). Queued work that reads it finishes first.
+            raw.destroy();
             return;
         }
         self.idle.fetch_add(class as usize, Ordering::Relaxed);

@@ -36,7 +36,7 @@ pub fn execute(
     interrupt: &AtomicBool,
 ) -> Result<HashMap<Slot, Arc<Buffer>>> {
     let mut phys: Vec<Option<HostBuffer>> = vec![None; s.buffers.len()];
-    for k in &s.kernels {
+    for k in s.kernels.iter() {
         // Between kernels is the engine's safe point for Ctrl-C.
         if interrupt.swap(false, Ordering::SeqCst) {
             phys.into_iter().flatten().for_each(|b| memory.give(b));

@@ -103,6 +103,8 @@ pub struct GpuStats {
     pub bytes_downloaded: u64,
     /// GPU buffers created (rather than reused from the pool).
     pub buffers_allocated: u64,
+    /// Bind groups created (rather than found: a settled training loop creates none).
+    pub bind_groups_created: u64,
 }
 
 #[derive(Default)]
@@ -113,6 +115,7 @@ struct Counters {
     dispatches: AtomicU64,
     uploaded: AtomicU64,
     downloaded: AtomicU64,
+    bind_groups: AtomicU64,
 }
 
 /// One opened GPU: device, queue, buffer pool and the pipelines compiled for it.
@@ -140,6 +143,13 @@ pub struct Gpu {
     /// Compiled launches by kernel (with its reads' dtypes and the checked flag): a
     /// training loop's later steps skip WGSL generation and the source lookup.
     plans: Mutex<HashMap<PlanKey, Arc<CompiledPlan>>>,
+    /// Bind groups by pipeline and buffers: a training loop's pool hands the same buffers
+    /// to the same launches step after step, and creating a bind group costs more than
+    /// finding one. Cleared when full; it never keeps a buffer's memory from the pool's
+    /// limit (the pool destroys the buffers it lets go).
+    bind_groups: Mutex<HashMap<BindKey, wgpu::BindGroup>>,
+    /// Set (with the driver's words) when the device is lost; every later use is an error.
+    lost: Arc<Mutex<Option<String>>>,
     profile: Mutex<HashMap<String, (u64, f64)>>,
 }
 
@@ -158,6 +168,16 @@ impl Gpu {
         .map_err(|e| e.to_string())?;
         // Errors are caught per realize by error scopes; anything else is logged, not a panic.
         device.on_uncaptured_error(Arc::new(|e| eprintln!("born: GPU error: {e}")));
+        let lost = Arc::new(Mutex::new(None));
+        let on_loss = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let what = match (reason, message.is_empty()) {
+                (wgpu::DeviceLostReason::Destroyed, _) => "destroyed".to_string(),
+                (_, true) => "the driver gave no reason".to_string(),
+                (_, false) => message,
+            };
+            on_loss.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(what);
+        });
         let limit = std::env::var("BORN_GPU_POOL_BYTES")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -182,6 +202,8 @@ impl Gpu {
             profiling: std::env::var("BORN_GPU_PROFILE").is_ok_and(|v| v == "1"),
             profile: Mutex::new(HashMap::new()),
             plans: Mutex::new(HashMap::new()),
+            bind_groups: Mutex::new(HashMap::new()),
+            lost,
         })
     }
 
@@ -191,8 +213,74 @@ impl Gpu {
         self.checked.store(on, Ordering::Relaxed);
     }
 
+    /// An error naming `op` if the device has been lost.
+    pub(crate) fn check_alive(&self, op: &'static str) -> Result<()> {
+        match &*self.lost.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => Ok(()),
+            Some(reason) => Err(Error::DeviceLost {
+                op,
+                device: format!("gpu:{}", self.index),
+                reason: reason.clone(),
+            }),
+        }
+    }
+
+    /// Gives the device up now: its memory is freed once queued work ends, its tensors are
+    /// gone, and every later use is an [`Error::DeviceLost`] (as after a driver reset).
+    pub fn destroy(&self) {
+        self.lost
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| "destroyed".into());
+        self.bind_groups.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.pool.release_idle();
+        self.device.destroy();
+    }
+
+    /// Whether kernels compile with wgpu's runtime checks on.
+    pub fn is_checked(&self) -> bool {
+        self.checked.load(Ordering::Relaxed)
+    }
+
+    /// A bind group giving `pipeline` its buffers in binding order (output first).
+    pub(crate) fn bind_group(
+        &self,
+        pipeline: &Arc<wgpu::ComputePipeline>,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        // Pipelines are never dropped (the cache above keeps them), so the address is an id.
+        let key = (
+            Arc::as_ptr(pipeline) as usize,
+            buffers.iter().map(|&b| b.clone()).collect(),
+        );
+        let mut groups = self.bind_groups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(g) = groups.get(&key) {
+            return g.clone();
+        }
+        self.counters.bind_groups.fetch_add(1, Ordering::Relaxed);
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        if groups.len() >= BIND_GROUP_CAPACITY {
+            groups.clear();
+        }
+        groups.insert(key, group.clone());
+        group
+    }
+
     /// Waits for every submitted piece of work.
     pub fn wait(&self) -> Result<()> {
+        self.check_alive("synchronize")?;
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: None,
@@ -218,7 +306,12 @@ impl Gpu {
         let mut launches = Vec::with_capacity(plan.launches.len());
         for l in plan.launches {
             launches.push(CompiledLaunch {
-                pipeline: self.pipeline(&l.source)?,
+                pipeline: self.pipeline(&l.source).map_err(|e| match e {
+                    Error::InvalidArgument { reason, .. } => {
+                        Error::arg("realize", format!("kernel {} {:?}: {reason}", k.describe(), k.shape))
+                    }
+                    other => other,
+                })?,
                 reads: l.reads.into_iter().map(|(s, _)| s).collect(),
                 groups: l.groups,
                 writes_scratch: l.writes_scratch,
@@ -271,6 +364,7 @@ impl Gpu {
             bytes_uploaded: c.uploaded.load(Ordering::Relaxed),
             bytes_downloaded: c.downloaded.load(Ordering::Relaxed),
             buffers_allocated: self.pool.allocations(),
+            bind_groups_created: c.bind_groups.load(Ordering::Relaxed),
         }
     }
 
@@ -329,7 +423,8 @@ impl Gpu {
     /// A GPU buffer for `len` elements of `dtype`, or an error naming the dtype.
     pub(crate) fn alloc(&self, dtype: DType, len: usize, op: &'static str) -> Result<GpuBuffer> {
         check_dtype(dtype, op)?;
-        Ok(self.pool.take(dtype, len, self.index))
+        self.check_alive(op)?;
+        self.pool.take(dtype, len, self.index, op)
     }
 
     /// Copies host data into a new GPU buffer.
@@ -360,6 +455,7 @@ impl Gpu {
 
     /// Copies a GPU buffer to the host (waits for the work queued before it).
     pub fn download(&self, buf: &GpuBuffer) -> Result<HostBuffer> {
+        self.check_alive("to_vec")?;
         let bytes = (buf.len * element_bytes(buf.dtype).unwrap_or(4)) as u64;
         if bytes == 0 {
             return Ok(HostBuffer::zeros(buf.dtype, 0));
@@ -436,6 +532,12 @@ impl Gpu {
 type PlanKey = (crate::schedule::Kernel, Vec<DType>, bool);
 
 /// One compiled launch: its pipeline, the slots bound at 1, 2, ..., its grid.
+/// Bind groups kept per GPU (a CNN training step binds about a hundred).
+const BIND_GROUP_CAPACITY: usize = 4096;
+
+/// A bind group's pipeline (by address) and buffers.
+type BindKey = (usize, Vec<wgpu::Buffer>);
+
 pub(crate) struct CompiledLaunch {
     pub pipeline: Arc<wgpu::ComputePipeline>,
     pub reads: Vec<crate::schedule::Slot>,

@@ -25,6 +25,7 @@ enum Held<'a> {
 
 /// Runs every kernel of `s` on `gpu`; returns the buffers of the schedule's outputs by slot.
 pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
+    gpu.check_alive("realize")?;
     let mut phys: Vec<Option<GpuBuffer>> = Vec::with_capacity(s.buffers.len());
     for b in &s.buffers {
         phys.push(Some(gpu.alloc(b.dtype, b.len, "realize")?));
@@ -71,27 +72,16 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
         }
     };
     let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+    // Schedules from one cached plan share their compiled launches: a training loop's later
+    // steps skip the span checks and lookups (their views and buffer sizes are the plan's).
+    let memo_key = u64::from(gpu.index) << 1 | u64::from(gpu.is_checked());
+    let compiled = s
+        .memo
+        .get_or_try_insert(memo_key, || compile(s, gpu, &len, &dtype_of))?;
     let mut work = Vec::with_capacity(s.kernels.len());
     let mut scratches = Vec::new();
-    for k in &s.kernels {
-        if k.shape.contains(&0) {
-            continue;
-        }
-        // The kernels compile without bounds checks: every view must lie inside its buffer.
-        for (slot, view) in kernels::views(&k.op) {
-            let (lo, hi) = view.span().unwrap_or((0, 0));
-            if lo < 0 || hi as usize > len(slot) {
-                return Err(Error::arg(
-                    "realize",
-                    format!(
-                        "internal: a view reads elements {lo}..{hi} of a buffer of {}",
-                        len(slot)
-                    ),
-                ));
-            }
-        }
-        let dtypes = kernels::views(&k.op).iter().map(|(s, _)| dtype_of(*s)).collect();
-        let plan = gpu.compiled(k, dtypes, || kernels::plan(k, &dtype_of))?;
+    for (k, plan) in s.kernels.iter().zip(compiled.iter()) {
+        let Some(plan) = plan else { continue };
         // Partial results of a split kernel: from the pool, back to it after the submit
         // (later work on the queue runs after this realize's, so reuse is safe).
         let scratch = (plan.scratch > 0)
@@ -103,23 +93,12 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
             _ => raw(slot),
         };
         for launch in &plan.launches {
-            let pipeline = launch.pipeline.clone();
             let out = if launch.writes_scratch { kernels::SCRATCH } else { k.out };
-            let mut entries = vec![wgpu::BindGroupEntry {
-                binding: 0,
-                resource: bind(out).as_entire_binding(),
-            }];
-            for (i, slot) in launch.reads.iter().enumerate() {
-                entries.push(wgpu::BindGroupEntry {
-                    binding: i as u32 + 1,
-                    resource: bind(*slot).as_entire_binding(),
-                });
-            }
-            let group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            });
+            let buffers: Vec<&wgpu::Buffer> = std::iter::once(out)
+                .chain(launch.reads.iter().copied())
+                .map(bind)
+                .collect();
+            let group = gpu.bind_group(&launch.pipeline, &buffers);
             if gpu.profiling {
                 let what = format!(
                     "{} {:?}{}",
@@ -131,7 +110,7 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
                 let mut encoder = gpu.device.create_command_encoder(&Default::default());
                 {
                     let mut pass = encoder.begin_compute_pass(&Default::default());
-                    pass.set_pipeline(&pipeline);
+                    pass.set_pipeline(&launch.pipeline);
                     pass.set_bind_group(0, &group, &[]);
                     let [x, y, z] = launch.groups;
                     pass.dispatch_workgroups(x, y, z);
@@ -141,7 +120,7 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
                 gpu.record(what, t0.elapsed().as_secs_f64());
                 continue;
             }
-            work.push((pipeline, group, launch.groups));
+            work.push((launch.pipeline.clone(), group, launch.groups));
         }
         scratches.extend(scratch);
     }
@@ -157,7 +136,53 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
     gpu.queue.submit([encoder.finish()]);
     gpu.count_submit(work.len());
     if let Some(e) = pollster::block_on(scope.pop()) {
-        return Err(Error::arg("realize", format!("the GPU rejected the work: {e}")));
+        let kernels: Vec<String> = s
+            .kernels
+            .iter()
+            .take(8)
+            .map(|k| format!("{} {:?}", k.describe(), k.shape))
+            .collect();
+        return Err(Error::arg(
+            "realize",
+            format!(
+                "the GPU rejected the work of kernels [{}{}]: {e}",
+                kernels.join(", "),
+                if s.kernels.len() > 8 { ", ..." } else { "" }
+            ),
+        ));
     }
     Ok(s.collect_outputs(|p| Buffer::Gpu(phys[p].take().expect("outputs are written"))))
+}
+
+/// Each kernel's compiled launches (`None`: an empty kernel, nothing to run), after checking
+/// that every view it reads lies inside its buffer: the kernels compile without bounds checks.
+fn compile(
+    s: &Schedule,
+    gpu: &Gpu,
+    len: &dyn Fn(Slot) -> usize,
+    dtype_of: &dyn Fn(Slot) -> crate::dtype::DType,
+) -> Result<Vec<Option<Arc<context::CompiledPlan>>>> {
+    let mut out = Vec::with_capacity(s.kernels.len());
+    for k in s.kernels.iter() {
+        if k.shape.contains(&0) {
+            out.push(None);
+            continue;
+        }
+        let views = kernels::views(&k.op);
+        for (slot, view) in &views {
+            let (lo, hi) = view.span().unwrap_or((0, 0));
+            if lo < 0 || hi as usize > len(*slot) {
+                return Err(Error::arg(
+                    "realize",
+                    format!(
+                        "internal: a view reads elements {lo}..{hi} of a buffer of {}",
+                        len(*slot)
+                    ),
+                ));
+            }
+        }
+        let dtypes = views.iter().map(|(s, _)| dtype_of(*s)).collect();
+        out.push(Some(gpu.compiled(k, dtypes, || kernels::plan(k, dtype_of))?));
+    }
+    Ok(out)
 }
