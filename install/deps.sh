@@ -2,10 +2,21 @@
 # Installs what building, running and testing Born needs: Debian packages and the
 # Python venv at .venv. Used by setup.sh and test.sh. Idempotent, and quick on a
 # second run: apt is skipped when every package is already installed, pip when the
-# venv already holds the current package list.
+# venv already holds the current package list, npm when node_modules matches the lock.
+#
+#   bash install/deps.sh          # what setup.sh and the main job need
+#   bash install/deps.sh --test   # and what only the tests need (test.sh): chromium, node, playwright-core
 set -euo pipefail
 # shellcheck source=install/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+WITH_TEST=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) WITH_TEST=1 ;;
+    *) die "unknown option $arg (usage: bash install/deps.sh [--test])" ;;
+  esac
+done
 
 # Debian packages, and why each is here.
 APT_PACKAGES=(
@@ -15,6 +26,18 @@ APT_PACKAGES=(
   pkg-config            # found by -sys crates' build scripts
   build-essential       # cc/make for crates that build C
 )
+
+# Only for the tests (--test): the browser test (tests/browser/) drives JupyterLab in a
+# headless browser with playwright-core, a Node package.
+if [ "$WITH_TEST" = 1 ]; then
+  APT_PACKAGES+=(
+    chromium              # the browser tests/browser/ drives (/usr/bin/chromium; playwright downloads none)
+  )
+  # Node.js runs playwright-core (npm installs it). Debian's packages only where there is no
+  # node/npm at all, so a newer Node.js from elsewhere is kept.
+  command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)   # runs tests/browser/new_notebook.mjs
+  command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)       # installs playwright-core from tests/browser/package-lock.json
+fi
 
 # Python packages for the venv. Later issues add to this list.
 # numpy: reference values (engine/tests/golden/gen_golden.py); threadpoolctl: pins NumPy's
@@ -86,5 +109,22 @@ if command -v rustup >/dev/null 2>&1 && ! rustup component list --installed 2>/d
     say "rustup: rust-src installed"
   else
     say "rustup: could not install rust-src (offline?): completions will be limited"
+  fi
+fi
+
+# ---- Node packages for the browser test (--test) ----------------------------
+# playwright-core, pinned in tests/browser/package-lock.json (no browser download: the test
+# points it at Debian's chromium). `npm ci` only when node_modules does not match the lock.
+if [ "$WITH_TEST" = 1 ]; then
+  node_major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$node_major" -ge 18 ] || die "node $(node --version) is too old for playwright-core (it needs 18 or newer)"
+  browser_dir="$ROOT/tests/browser"
+  lock_stamp="$browser_dir/node_modules/.born-package-lock.json"
+  if cmp -s "$browser_dir/package-lock.json" "$lock_stamp"; then
+    say "npm: tests/browser packages present"
+  else
+    say "npm: npm ci in tests/browser (playwright-core)"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$browser_dir/package-lock.json" "$lock_stamp"
   fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bash install/test.sh: run every test (what CI runs, through .ci/run).
-# Installs what the tests need first (install/deps.sh: apt packages + .venv), then runs
+# Installs what the tests need first (install/deps.sh --test: apt packages, .venv, the
+# browser test's chromium and playwright-core), then runs
 # each check below. A failing check does not stop the others: the summary at the end
 # lists them all, and the script exits non-zero if any failed.
 set -euo pipefail
@@ -16,7 +17,7 @@ export BORN_CACHE_DIR="${BORN_CACHE_DIR:-$ROOT/target/born-cache}"
 export BORN_REQUIRE_GPU=1
 
 say "dependencies"
-bash install/deps.sh   # no point testing without them: a failure here stops the run
+bash install/deps.sh --test   # no point testing without them: a failure here stops the run
 need_cargo
 
 # ---- the checks ------------------------------------------------------------
@@ -77,6 +78,17 @@ tutorial_tests() {
   "$VENV_PY" -m unittest discover -s tests/notebooks -p 'test_*.py' -v
 }
 
+# JupyterLab in headless Chromium (tests/browser/: playwright-core on Debian's chromium): a new
+# Born notebook opened from the launcher, a cell typed and run with Shift+Enter, the tensor's
+# HTML table and the figure's image checked in the page; the screenshot is kept in
+# target/test-artifacts/browser/. Needs the release binary; the kernelspec is registered as
+# for the Jupyter tests (the test itself uses one in a temp prefix).
+browser_tests() {
+  test_binaries
+  target/release/born-kernel install --prefix "$VENV"
+  "$VENV_PY" -m unittest discover -s tests/browser -p 'test_*.py' -v
+}
+
 # ---- runner ----------------------------------------------------------------
 results=()   # "STATUS<TAB>NAME<TAB>DETAIL" lines for the summary
 failed=()
@@ -116,6 +128,7 @@ step interop      interop_tests
 step jupyter      jupyter_tests
 step repl         repl_tests
 step tutorials    tutorial_tests
+step browser      browser_tests
 
 # ---- summary ---------------------------------------------------------------
 say "summary ($((SECONDS - t0))s in all)"
