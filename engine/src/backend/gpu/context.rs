@@ -148,6 +148,8 @@ pub struct Gpu {
     /// finding one. Cleared when full; it never keeps a buffer's memory from the pool's
     /// limit (the pool destroys the buffers it lets go).
     bind_groups: Mutex<HashMap<BindKey, wgpu::BindGroup>>,
+    /// Small read-back buffers kept for reuse (see [`Gpu::download`]).
+    read_backs: Mutex<Vec<wgpu::Buffer>>,
     /// Set (with the driver's words) when the device is lost; every later use is an error.
     lost: Arc<Mutex<Option<String>>>,
     profile: Mutex<HashMap<String, (u64, f64)>>,
@@ -204,6 +206,7 @@ impl Gpu {
             plans: Mutex::new(HashMap::new()),
             bind_groups: Mutex::new(HashMap::new()),
             lost,
+            read_backs: Mutex::new(Vec::new()),
         })
     }
 
@@ -288,6 +291,47 @@ impl Gpu {
             })
             .map(|_| ())
             .map_err(|e| Error::arg("synchronize", format!("waiting for gpu:{}: {e}", self.index)))
+    }
+
+    /// Whether kernel `k` with reads of `dtypes` has its launches compiled already.
+    pub(crate) fn is_compiled(&self, k: &crate::schedule::Kernel, dtypes: &[DType]) -> bool {
+        let key = (k.clone(), dtypes.to_vec(), self.checked.load(Ordering::Relaxed));
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&key)
+    }
+
+    /// Compiles the pipelines of `sources` not compiled yet, on several threads: a model's
+    /// first step brings a hundred new kernels, and the driver compiles each for tens of
+    /// milliseconds. A source that fails is left out, for [`Gpu::pipeline`] to report.
+    pub(crate) fn precompile(&self, sources: &[&str]) {
+        let prefix = if self.checked.load(Ordering::Relaxed) {
+            "checked\n"
+        } else {
+            ""
+        };
+        let mut missing: Vec<&str> = {
+            let have = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+            sources
+                .iter()
+                .copied()
+                .filter(|src| !have.contains_key(&format!("{prefix}{src}")))
+                .collect()
+        };
+        missing.sort_unstable();
+        missing.dedup();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        if missing.len() < 2 || threads < 2 {
+            return;
+        }
+        let per_thread = missing.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for chunk in missing.chunks(per_thread) {
+                scope.spawn(move || {
+                    for src in chunk {
+                        let _ = self.pipeline(src);
+                    }
+                });
+            }
+        });
     }
 
     /// The compiled launches of kernel `k` (`dtypes`: its reads' dtypes), made by `make`
@@ -462,12 +506,7 @@ impl Gpu {
         }
         // The data, then the error record kernels may have written.
         let at = bytes.next_multiple_of(4);
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("born download"),
-            size: at + 16,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let staging = self.staging(at + 16);
         let mut enc = self.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(&buf.raw, 0, &staging, 0, at);
         enc.copy_buffer_to_buffer(&self.errors, 0, &staging, at, 16);
@@ -524,14 +563,49 @@ impl Gpu {
             ),
             other => unreachable!("GPU buffers of {other} are never made"),
         };
+        drop(view);
+        staging.unmap();
+        self.keep_staging(staging);
         self.counters.downloaded.fetch_add(bytes, Ordering::Relaxed);
         Ok(out)
+    }
+
+    /// A mappable buffer of at least `bytes` for a read-back: small ones (a loss read every
+    /// training step) come from a few kept from earlier read-backs instead of a new allocation.
+    fn staging(&self, bytes: u64) -> wgpu::Buffer {
+        if bytes <= SMALL_READ_BACK {
+            let mut kept = self.read_backs.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = kept.iter().position(|b| b.size() >= bytes) {
+                return kept.swap_remove(i);
+            }
+        }
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("born download"),
+            size: if bytes <= SMALL_READ_BACK {
+                SMALL_READ_BACK
+            } else {
+                bytes
+            },
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Keeps an unmapped small read-back buffer for the next read-back.
+    fn keep_staging(&self, staging: wgpu::Buffer) {
+        let mut kept = self.read_backs.lock().unwrap_or_else(|e| e.into_inner());
+        if staging.size() == SMALL_READ_BACK && kept.len() < 4 {
+            kept.push(staging);
+        }
     }
 }
 
 type PlanKey = (crate::schedule::Kernel, Vec<DType>, bool);
 
 /// One compiled launch: its pipeline, the slots bound at 1, 2, ..., its grid.
+/// Read-backs up to this many bytes use a kept staging buffer of this size.
+const SMALL_READ_BACK: u64 = 64 << 10;
+
 /// Bind groups kept per GPU (a CNN training step binds about a hundred).
 const BIND_GROUP_CAPACITY: usize = 4096;
 

@@ -156,16 +156,19 @@ pub fn execute(s: &Schedule, gpu: &Gpu) -> Result<HashMap<Slot, Arc<Buffer>>> {
 
 /// Each kernel's compiled launches (`None`: an empty kernel, nothing to run), after checking
 /// that every view it reads lies inside its buffer: the kernels compile without bounds checks.
+/// Kernels new to this GPU have their WGSL written first and compiled together, in parallel.
 fn compile(
     s: &Schedule,
     gpu: &Gpu,
     len: &dyn Fn(Slot) -> usize,
     dtype_of: &dyn Fn(Slot) -> crate::dtype::DType,
 ) -> Result<Vec<Option<Arc<context::CompiledPlan>>>> {
-    let mut out = Vec::with_capacity(s.kernels.len());
+    let mut reads = Vec::with_capacity(s.kernels.len());
+    let mut fresh = Vec::with_capacity(s.kernels.len());
     for k in s.kernels.iter() {
         if k.shape.contains(&0) {
-            out.push(None);
+            reads.push(None);
+            fresh.push(None);
             continue;
         }
         let views = kernels::views(&k.op);
@@ -181,8 +184,28 @@ fn compile(
                 ));
             }
         }
-        let dtypes = views.iter().map(|(s, _)| dtype_of(*s)).collect();
-        out.push(Some(gpu.compiled(k, dtypes, || kernels::plan(k, dtype_of))?));
+        let dtypes: Vec<_> = views.iter().map(|(s, _)| dtype_of(*s)).collect();
+        fresh.push(match gpu.is_compiled(k, &dtypes) {
+            true => None,
+            false => Some(kernels::plan(k, dtype_of)?),
+        });
+        reads.push(Some(dtypes));
+    }
+    let sources: Vec<&str> = fresh
+        .iter()
+        .flatten()
+        .flat_map(|p| p.launches.iter().map(|l| l.source.as_str()))
+        .collect();
+    gpu.precompile(&sources);
+    let mut out = Vec::with_capacity(s.kernels.len());
+    for ((k, dtypes), plan) in s.kernels.iter().zip(reads).zip(fresh) {
+        out.push(match dtypes {
+            None => None,
+            Some(dtypes) => Some(gpu.compiled(k, dtypes, || match plan {
+                Some(plan) => Ok(plan),
+                None => kernels::plan(k, dtype_of),
+            })?),
+        });
     }
     Ok(out)
 }
