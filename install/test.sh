@@ -37,6 +37,13 @@ run_tests() {
   cargo test --workspace --release
 }
 
+# The engine's property tests (random shapes, broadcasting, non-contiguous views, fused
+# chains, reductions, matmul, gather/scatter against naive references) again with every
+# new tensor on the GPU (llvmpipe here). Same build as run_tests (--workspace).
+gpu_properties() {
+  BORN_DEVICE=gpu cargo test --workspace --release --test properties
+}
+
 # The binaries (born-kernel, born-repl) and examples the end-to-end tests run, as the test
 # build made them: `cargo test` puts them in target/release too. A plain `cargo build -p ..`
 # here would resolve dependency features without the dev-dependencies' (serde_json's
@@ -124,6 +131,7 @@ fi
 # clippy builds in its own check mode (metadata only, no codegen): the one extra build.
 step clippy       cargo clippy --workspace --all-targets -- -D warnings
 step tests        run_tests
+step gpu-properties gpu_properties
 step interop      interop_tests
 step jupyter      jupyter_tests
 step repl         repl_tests

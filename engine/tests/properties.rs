@@ -1,4 +1,5 @@
-//! Property tests: the engine against small naive reference implementations
+//! Property tests: the engine against small naive reference implementations (on the GPU
+//! with `BORN_DEVICE=gpu`: install/test.sh runs them both ways)
 //! (plain loops over row-major `Vec<f64>`), on random shapes, axes and op chains.
 //!
 //! Every property builds its inputs from proptest-drawn shapes and a seed, runs the
@@ -155,10 +156,30 @@ impl Nd {
         self.take(dim, &(0..n).rev().collect::<Vec<_>>())
     }
 
+    /// The data as a realized tensor of `dtype`, on the default device (`BORN_DEVICE=gpu`
+    /// runs these properties on the GPU; f64 stays on the CPU, which has it).
     fn tensor(&self, dtype: DType) -> Tensor {
-        Tensor::from_vec(self.data.clone(), self.shape.clone())
+        let t = Tensor::from_vec(self.data.clone(), self.shape.clone())
             .to_dtype(dtype)
-            .realize()
+            .realize();
+        match born::runtime().default_device() {
+            gpu @ Device::Gpu(_) if dtype != DType::F64 => t.to_device(gpu),
+            _ => t,
+        }
+    }
+}
+
+/// Whether new tensors go to a GPU (`BORN_DEVICE=gpu`): f64 values stay on the CPU there.
+fn on_gpu() -> bool {
+    born::runtime().default_device().is_gpu()
+}
+
+/// The dtype for small integer values: f64, or f32 (exact for them) where tensors go to a GPU.
+fn exact_float() -> DType {
+    if on_gpu() {
+        DType::F32
+    } else {
+        DType::F64
     }
 }
 
@@ -1155,6 +1176,8 @@ proptest! {
         seed in any::<u64>(),
     ) {
         prop_assume!(np_broadcast(&sa, &sb).is_some());
+        // On a GPU, f64 operands stay on the CPU: a mixed pair would be on two devices.
+        prop_assume!(!on_gpu() || (da != DType::F64 && db != DType::F64));
         let mut rng = Rng(seed);
         let a = Nd::new(sa.clone(), rng.ints(numel(&sa), -100, 100));
         let b = Nd::new(sb.clone(), rng.ints(numel(&sb), -100, 100));
@@ -1224,7 +1247,7 @@ fn gather_case(case: IndexCase, lazy: bool, i32_index: bool, seed: u64) -> std::
     let x = Nd::new(x_shape.clone(), rng.ints(numel(&x_shape), -50, 50));
     let hi = x_shape[d].max(1) as i64 - 1;
     let idx = Nd::new(index_shape.clone(), rng.ints(numel(&index_shape), 0, hi));
-    let mut tx = x.tensor(DType::F64);
+    let mut tx = x.tensor(exact_float());
     if lazy {
         tx = &tx + 0.0;
     }
@@ -1257,7 +1280,7 @@ fn scatter_add_case(case: IndexCase, extra: &[usize], lazy: bool, seed: u64) -> 
     let src = Nd::new(src_shape.clone(), rng.ints(numel(&src_shape), -50, 50));
     let hi = x_shape[d].max(1) as i64 - 1;
     let idx = Nd::new(index_shape.clone(), rng.ints(numel(&index_shape), 0, hi));
-    let (mut tx, mut ts) = (x.tensor(DType::F64), src.tensor(DType::F64));
+    let (mut tx, mut ts) = (x.tensor(exact_float()), src.tensor(exact_float()));
     if lazy {
         tx = &tx + 0.0;
         ts = &ts * 1.0;
