@@ -1,6 +1,6 @@
-//! Property tests: the engine against small naive reference implementations (on the GPU
-//! with `BORN_DEVICE=gpu`: install/test.sh runs them both ways)
+//! Property tests: the engine against small naive reference implementations
 //! (plain loops over row-major `Vec<f64>`), on random shapes, axes and op chains.
+//! With `BORN_DEVICE=gpu` the tensors live on the GPU (install/test.sh runs both).
 //!
 //! Every property builds its inputs from proptest-drawn shapes and a seed, runs the
 //! engine, and compares shape and values with the reference; failure messages name
