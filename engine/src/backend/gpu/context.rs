@@ -303,17 +303,12 @@ impl Gpu {
     /// first step brings a hundred new kernels, and the driver compiles each for tens of
     /// milliseconds. A source that fails is left out, for [`Gpu::pipeline`] to report.
     pub(crate) fn precompile(&self, sources: &[&str]) {
-        let prefix = if self.checked.load(Ordering::Relaxed) {
-            "checked\n"
-        } else {
-            ""
-        };
         let mut missing: Vec<&str> = {
             let have = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
             sources
                 .iter()
                 .copied()
-                .filter(|src| !have.contains_key(&format!("{prefix}{src}")))
+                .filter(|src| !have.contains_key(&self.pipeline_key(src)))
                 .collect()
         };
         missing.sort_unstable();
@@ -423,7 +418,7 @@ impl Gpu {
     /// injected bounds checks and loop bounding: on an H100 those cost 59x.
     pub(crate) fn pipeline(&self, source: &str) -> Result<Arc<wgpu::ComputePipeline>> {
         let checked = self.checked.load(Ordering::Relaxed);
-        let key = format!("{}{source}", if checked { "checked\n" } else { "" });
+        let key = self.pipeline_key(source);
         if let Some(p) = self.pipelines.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Ok(p.clone());
         }
@@ -462,6 +457,12 @@ impl Gpu {
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, pipeline.clone());
         Ok(pipeline)
+    }
+
+    /// The pipeline cache's key for `source` in the current compile mode.
+    fn pipeline_key(&self, source: &str) -> String {
+        let checked = self.checked.load(Ordering::Relaxed);
+        format!("{}{source}", if checked { "checked\n" } else { "" })
     }
 
     /// A GPU buffer for `len` elements of `dtype`, or an error naming the dtype.
