@@ -146,6 +146,7 @@ impl GpuPool {
         }
     }
 
+    /// The idle buffers by size class (a poisoned lock still holds valid lists).
     fn free_lists(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Vec<wgpu::Buffer>>> {
         self.free.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -160,12 +161,7 @@ impl GpuPool {
             return;
         }
         self.idle.fetch_add(class as usize, Ordering::Relaxed);
-        self.free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(class)
-            .or_default()
-            .push(raw);
+        self.free_lists().entry(class).or_default().push(raw);
     }
 
     /// Buffers created (not reused) so far.
