@@ -6,12 +6,26 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ROOT"
 
-say "dependencies"
-bash install/deps.sh
+say "dependencies: Debian packages"
+bash install/deps.sh --only system
+
+# The venv fills (pip, mostly downloads) while cargo compiles; its log is shown if it fails.
+say "dependencies: the Python venv, in the background ($ROOT/target/setup-venv.log)"
+mkdir -p target
+bash install/deps.sh --only python >target/setup-venv.log 2>&1 &
+venv_pid=$!
 
 need_cargo
-say "build: cargo build --release --workspace"
-cargo build --release --workspace
+# Only the binaries: the kernel does not link the engine, which is built once, for notebook
+# cells, by the prebuild below (the tests build the whole workspace).
+say "build: cargo build --release -p born-kernel"
+cargo build --release -p born-kernel
+
+if ! wait "$venv_pid"; then
+  cat target/setup-venv.log >&2
+  die "the Python venv could not be set up (log above)"
+fi
+cat target/setup-venv.log
 
 # The binaries go on PATH: /usr/local/bin as root, else ~/.local/bin. They keep using
 # this checkout's engine/ (compiled in), so run this again after pulling changes.

@@ -1,6 +1,6 @@
 //! Build script of born-kernel:
 //! - links the binaries and test programs with `-rdynamic`, so the engine copies in
-//!   notebook cells find the host's `born_runtime_v1` with `dlsym`;
+//!   notebook cells find the host's interrupt flag (`born_interrupt_v1`) with `dlsym`;
 //! - reads the engine's source for completion lists: the prelude's items and the
 //!   public methods of `Tensor` (written to `$OUT_DIR/engine_names.rs`).
 

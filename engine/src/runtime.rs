@@ -1,10 +1,12 @@
 //! The one runtime: thread pool, random generator and counters.
 //!
-//! In a notebook every cell is a separately linked library with its own copy
-//! of this crate, so process state must not live in this crate's statics. The
-//! host process (the kernel) creates one [`Runtime`] and exports it with
-//! [`export_runtime!`]; every copy of the engine finds it once through
-//! `dlsym` and shares it. A plain program or test has no host and gets its own.
+//! Process state must not live in this crate's statics when several copies of the
+//! engine share a process (each separately linked library has its own). A host process
+//! that links the engine creates one [`Runtime`] and exports it with
+//! [`export_runtime!`]; every copy finds it once through `dlsym` and shares it. A host
+//! that does not link the engine (the Born kernel, whose cells load it as one shared
+//! library) may export just an interrupt flag ([`HOST_INTERRUPT_SYMBOL`]) for its
+//! SIGINT handler. A plain program or test has no host and gets its own runtime.
 
 mod pool;
 mod random;
@@ -36,7 +38,8 @@ pub struct Runtime {
     memory: HostPool,
     rng: Mutex<Rng>,
     stats: Counters,
-    interrupt: AtomicBool,
+    // The host's exported flag when there is one (HOST_INTERRUPT_SYMBOL), else our own.
+    interrupt: &'static AtomicBool,
     // Autograd's `no_grad` scopes, per OS thread (so a scope in one thread, say one test,
     // does not switch recording off in another). The count makes the common case lock-free.
     no_grad_open: AtomicUsize,
@@ -106,7 +109,7 @@ impl Runtime {
             memory: HostPool::new(limit),
             rng: Mutex::new(Rng::seeded(0)),
             stats: Counters::default(),
-            interrupt: AtomicBool::new(false),
+            interrupt: host_interrupt_flag().unwrap_or_else(|| Box::leak(Box::new(AtomicBool::new(false)))),
             no_grad_open: AtomicUsize::new(0),
             no_grad_threads: Mutex::new(Vec::new()),
             gpus: OnceLock::new(),
@@ -122,7 +125,7 @@ impl Runtime {
 
     /// The interrupt flag, polled between kernels.
     pub fn interrupt_flag(&self) -> &AtomicBool {
-        &self.interrupt
+        self.interrupt
     }
 
     /// Clears a pending interrupt and reports whether there was one. Training
@@ -337,6 +340,19 @@ impl Parallel for Runtime {
 
 /// The name of the symbol a host exports; the suffix is the layout version.
 pub const HOST_SYMBOL: &CStr = c"born_runtime_v1";
+
+/// The name under which a host executable may export its interrupt flag: a
+/// `#[no_mangle] static born_interrupt_v1: AtomicBool` (linked `-rdynamic`). A runtime
+/// created in that process polls the host's flag, so the host's SIGINT handler can stop
+/// running computations without linking the engine (the Born kernel does this).
+pub const HOST_INTERRUPT_SYMBOL: &CStr = c"born_interrupt_v1";
+
+/// The host's exported interrupt flag, if the process has one.
+fn host_interrupt_flag() -> Option<&'static AtomicBool> {
+    // SAFETY: dlsym with RTLD_DEFAULT only looks a name up. A host defines the symbol as a
+    // static `AtomicBool` (HOST_INTERRUPT_SYMBOL's contract), which lives as long as the process.
+    unsafe { (libc::dlsym(libc::RTLD_DEFAULT, HOST_INTERRUPT_SYMBOL.as_ptr()) as *const AtomicBool).as_ref() }
+}
 
 /// What both sides must agree on before sharing a `Runtime` by pointer:
 /// the engine version and the struct's size.

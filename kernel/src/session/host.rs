@@ -1,32 +1,31 @@
 //! What the cell process (evcxr's child, which runs this crate's own executable)
-//! needs from its host binary: the exported engine runtime and a SIGINT handler
-//! that asks the engine to stop.
+//! needs from its host binary: an exported interrupt flag and a SIGINT handler that
+//! sets it. The kernel does not link the engine: cells load it (`kernel/cells`, one
+//! shared library), and its runtime polls this flag, found by name with `dlsym`.
 
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-born::export_runtime!();
-
-/// The runtime the SIGINT handler signals (set before the handler is installed).
-static RUNTIME: AtomicPtr<born::Runtime> = AtomicPtr::new(std::ptr::null_mut());
+/// The interrupt flag the engine's runtime in this process polls (the engine looks it
+/// up as `born::runtime::HOST_INTERRUPT_SYMBOL`; the binaries link `-rdynamic`).
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static born_interrupt_v1: AtomicBool = AtomicBool::new(false);
 
 /// Environment variable evcxr sets in its child process.
 const EVCXR_CHILD: &str = "EVCXR_IS_RUNTIME";
 
 /// Prepares the evcxr child process; call it first thing in `main`, before
-/// `evcxr::runtime_hook()`. In the child it creates the shared engine runtime
-/// (exported as `born_runtime_v1`), installs a SIGINT handler that sets the
-/// runtime's interrupt flag, and drops `RUST_BACKTRACE` (evcxr sets it; panics
-/// are reported by the session instead). Anywhere else it does nothing.
+/// `evcxr::runtime_hook()`. In the child it installs a SIGINT handler that sets
+/// [`born_interrupt_v1`], and drops `RUST_BACKTRACE` (evcxr sets it; panics are
+/// reported by the session instead). Anywhere else it does nothing.
 pub fn child_hook() {
-    // Keep the exported symbol alive through the linker's section GC.
-    std::hint::black_box(born_runtime_v1 as unsafe extern "C" fn(_) -> _);
+    // Keep the exported flag alive through the linker's section GC.
+    std::hint::black_box(&born_interrupt_v1);
     if std::env::var_os(EVCXR_CHILD).is_none() {
         return;
     }
     std::env::remove_var("RUST_BACKTRACE");
-    let rt: &'static born::Runtime = born::runtime();
-    RUNTIME.store(rt as *const born::Runtime as *mut born::Runtime, Ordering::SeqCst);
-    // The handler only loads a pointer and stores one atomic flag.
+    // The handler only stores one atomic flag.
     on_sigint_call(on_sigint);
 }
 
@@ -45,9 +44,5 @@ pub fn on_sigint_call(handler: extern "C" fn(libc::c_int)) {
 }
 
 extern "C" fn on_sigint(_: libc::c_int) {
-    let rt = RUNTIME.load(Ordering::SeqCst);
-    // SAFETY: the pointer is null or the leaked, 'static host runtime.
-    if let Some(rt) = unsafe { rt.as_ref() } {
-        rt.request_interrupt();
-    }
+    born_interrupt_v1.store(true, Ordering::SeqCst);
 }

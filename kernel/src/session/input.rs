@@ -7,6 +7,17 @@ use crate::eval::InputDenied;
 use serde_json::{json, Value};
 use std::io::Write;
 
+// The engine's side of the format (`born::input`), which the kernel does not link; a test
+// keeps the two the same.
+/// Starts a request line (`born::input::PREFIX`).
+const PREFIX: &str = "\u{1e}born-input ";
+/// The variable naming the answer pipe's fd (`born::input::FD_ENV`).
+const FD_ENV: &str = "BORN_INPUT_FD";
+/// The answer when the front-end takes no input (`born::input::NOT_ALLOWED`).
+const NOT_ALLOWED: &str = "not-allowed";
+/// The answer when the cell was interrupted while waiting (`born::input::INTERRUPTED`).
+const INTERRUPTED: &str = "interrupted";
+
 /// A cell's request for a line of input.
 #[derive(Debug, PartialEq)]
 pub struct Request {
@@ -22,8 +33,8 @@ pub struct Request {
 
 /// Parses a stdout line holding a request; `None` for any other line.
 pub fn request(line: &str) -> Option<Request> {
-    let at = line.find(born::input::PREFIX)?;
-    let json = line[at..].strip_prefix(born::input::PREFIX)?.trim_end();
+    let at = line.find(PREFIX)?;
+    let json = line[at..].strip_prefix(PREFIX)?.trim_end();
     let Value::Object(o) = serde_json::from_str::<Value>(json).ok()? else {
         return None;
     };
@@ -63,7 +74,7 @@ impl AnswerPipe {
 
     /// The environment variable a cell process needs to read answers.
     pub fn env(&self) -> (&'static str, String) {
-        (born::input::FD_ENV, self.read_fd.to_string())
+        (FD_ENV, self.read_fd.to_string())
     }
 
     /// Sends the answer to request `id`.
@@ -71,8 +82,8 @@ impl AnswerPipe {
         let line = match answer {
             Ok(value) => json!({"id": id, "value": value}),
             Err(why) => json!({"id": id, "error": match why {
-                InputDenied::NotAllowed => born::input::NOT_ALLOWED,
-                InputDenied::Interrupted => born::input::INTERRUPTED,
+                InputDenied::NotAllowed => NOT_ALLOWED,
+                InputDenied::Interrupted => INTERRUPTED,
                 InputDenied::Eof => "eof",
             }}),
         };
@@ -96,11 +107,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_request_line_parses_with_the_text_before_it() {
-        let line = format!(
-            r#"Name: {}{{"id":"3","prompt":"? ","password":true}}"#,
-            born::input::PREFIX
+    fn the_request_format_is_the_engines() {
+        assert_eq!(
+            (PREFIX, FD_ENV, NOT_ALLOWED, INTERRUPTED),
+            (
+                born::input::PREFIX,
+                born::input::FD_ENV,
+                born::input::NOT_ALLOWED,
+                born::input::INTERRUPTED
+            )
         );
+    }
+
+    #[test]
+    fn a_request_line_parses_with_the_text_before_it() {
+        let line = format!(r#"Name: {}{{"id":"3","prompt":"? ","password":true}}"#, PREFIX);
         let r = request(&line).unwrap();
         assert_eq!(
             (r.id.as_str(), r.prompt.as_str(), r.password, r.before.as_str()),

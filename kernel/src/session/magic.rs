@@ -193,26 +193,38 @@ pub fn run(session: &mut Session, m: &Magic) -> Result<Option<MimeData>, Outcome
         ":device" => match m.arg.as_str() {
             "" => Ok(Some(text(format!("device: {}", session.device)))),
             arg => {
-                let Some(device) = born::Device::parse(arg) else {
+                let Some(device) = device_name(arg) else {
                     return Err(error(format!(
                         "unknown device {arg:?}: use `:device cpu`, `:device gpu` or `:device gpu:N`"
                     )));
                 };
                 // The default device lives in the cell process's runtime: set it there.
                 let code = format!(
-                    "if let Err(e) = born::set_default_device(born::Device::parse({:?}).unwrap()) {{ panic!(\"{{e}}\") }}",
-                    device.to_string()
+                    "if let Err(e) = born::set_default_device(born::Device::parse({device:?}).unwrap()) {{ panic!(\"{{e}}\") }}"
                 );
                 session
                     .execute_hidden(&code)
                     .map_err(|e| error(format!("staying on {}: {e}", session.device)))?;
-                session.device = device.to_string();
+                session.device = device.clone();
                 Ok(Some(text(format!(
                     "device: {device} (new tensors are made there; move others with .to_device(..))"
                 ))))
             }
         },
         _ => Ok(None),
+    }
+}
+
+/// The canonical name (`cpu`, `gpu:N`) of a device argument, as `born::Device::parse`
+/// reads it (the kernel does not link the engine; a test keeps the two the same).
+fn device_name(arg: &str) -> Option<String> {
+    match arg.trim() {
+        "cpu" => Some("cpu".into()),
+        "gpu" | "cuda" | "wgpu" => Some("gpu:0".into()),
+        other => other
+            .strip_prefix("gpu:")
+            .and_then(|n| n.parse::<u16>().ok())
+            .map(|n| format!("gpu:{n}")),
     }
 }
 
@@ -223,6 +235,26 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_names_are_the_engines() {
+        for arg in [
+            "cpu",
+            " gpu ",
+            "cuda",
+            "wgpu",
+            "gpu:0",
+            "gpu:3",
+            "gpu:65535",
+            "gpu:65536",
+            "gpu:-1",
+            "tpu",
+            "",
+        ] {
+            let engine = born::Device::parse(arg).map(|d| d.to_string());
+            assert_eq!(device_name(arg), engine, "{arg:?}");
+        }
+    }
 
     #[test]
     fn split_separates_own_magics() {

@@ -198,6 +198,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_display_prefix_is_the_engines() {
+        assert_eq!(DISPLAY_PREFIX, born::display::wire::PREFIX);
+    }
+
+    #[test]
     fn a_cell_ending_in_a_loop_shows_no_unit_result() {
         let mut outputs = EvalOutputs::new();
         outputs.content_by_mime_type.insert("text/plain".into(), "()".into());
