@@ -54,4 +54,4 @@ say "prebuild the engine for cells"
 # The main job (the MNIST tutorial through the kernel) lives in its own script.
 say "main job: install/main-job.sh"
 bash install/main-job.sh
-say "setup done: start JupyterLab with  .venv/bin/jupyter lab  and pick \"Born (Rust)\""
+say "setup done in ${SECONDS} s: start JupyterLab with  .venv/bin/jupyter lab  and pick \"Born (Rust)\""

@@ -449,11 +449,17 @@ pub struct DeviceInfo {
     pub kind: String,
     /// `native`, or the graphics API wgpu drives the GPU through.
     pub backend: String,
+    /// Optional GPU features the kernels use on it (`subgroups`); none for the CPU.
+    pub features: Vec<String>,
 }
 
 impl std::fmt::Display for DeviceInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} ({}, {})", self.device, self.name, self.kind, self.backend)
+        write!(f, "{}: {} ({}, {})", self.device, self.name, self.kind, self.backend)?;
+        if !self.features.is_empty() {
+            write!(f, " [{}]", self.features.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -466,6 +472,7 @@ pub fn devices() -> Vec<DeviceInfo> {
         name: format!("host CPU, {} threads", rt.threads),
         kind: "cpu".into(),
         backend: "native".into(),
+        features: Vec::new(),
     }];
     for (i, a) in rt.gpus().summaries().into_iter().enumerate() {
         out.push(DeviceInfo {
@@ -473,6 +480,7 @@ pub fn devices() -> Vec<DeviceInfo> {
             name: a.name,
             kind: a.kind,
             backend: a.backend,
+            features: a.features,
         });
     }
     out

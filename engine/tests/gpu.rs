@@ -379,3 +379,83 @@ fn a_tensor_too_large_for_the_gpu_is_an_error_and_the_gpu_keeps_working() {
     assert_eq!((&x * 3.0).to_vec::<f32>(), [6.0]);
     assert_eq!(kept.to_vec::<f32>(), [1.0, 2.0, 3.0]);
 }
+
+/// Every reduction op over rows long enough for the workgroup-per-output kernel, in f32
+/// (with a NaN row and an infinity), i32, u8 (wrapping) and bool, against the CPU.
+fn long_reductions_match_the_cpu_on(g: Device) {
+    manual_seed(11);
+    let mut f = Tensor::randn([5, 3000], DType::F32).to_vec::<f32>();
+    f[3000 + 17] = f32::NAN;
+    f[2 * 3000 + 2999] = f32::INFINITY;
+    let f = Tensor::from_vec(f, [5, 3000]);
+    let near_one = &(Tensor::rand([5, 3000], DType::F32) * 0.002) + 0.999;
+    let i = (Tensor::randn([5, 3000], DType::F32) * 1000.0).to_dtype(DType::I32);
+    let u = (Tensor::rand([5, 3000], DType::F32) * 255.0).to_dtype(DType::U8);
+    // Rare trues (any: some rows) and rare falses (all: some rows).
+    let b = Tensor::rand([5, 3000], DType::F32).gt(&Tensor::scalar(0.9997f32));
+    let mostly = Tensor::rand([5, 3000], DType::F32).lt(&Tensor::scalar(0.9999f32));
+    let on = |t: &Tensor| t.to_device(g);
+    let same_f32 = |what: &str, cpu: Tensor, gpu: Tensor, tol: f32| {
+        let (a, b) = (cpu.to_vec::<f32>(), gpu.to_vec::<f32>());
+        for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+            let ok = (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tol * x.abs().max(1.0);
+            assert!(ok, "{what}: row {k}: cpu {x}, gpu {y}");
+        }
+    };
+    same_f32("sum", f.sum(1, false), on(&f).sum(1, false), 1e-4);
+    same_f32("max", f.max(1, false), on(&f).max(1, false), 0.0);
+    same_f32("min", f.min(1, false), on(&f).min(1, false), 0.0);
+    same_f32("prod", near_one.prod(1, false), on(&near_one).prod(1, false), 1e-4);
+    for (what, cpu, gpu) in [
+        ("i32 sum", i.sum(1, false), on(&i).sum(1, false)),
+        ("i32 max", i.max(1, false), on(&i).max(1, false)),
+        ("i32 min", i.min(1, false), on(&i).min(1, false)),
+        ("u8 sum", u.sum(1, false), on(&u).sum(1, false)),
+        ("u8 max", u.max(1, false), on(&u).max(1, false)),
+    ] {
+        assert_eq!(cpu.to_vec_f64(), gpu.to_vec_f64(), "{what}");
+    }
+    assert_eq!(
+        b.any(1, false).to_vec::<bool>(),
+        on(&b).any(1, false).to_vec::<bool>(),
+        "any"
+    );
+    assert_eq!(
+        mostly.all(1, false).to_vec::<bool>(),
+        on(&mostly).all(1, false).to_vec::<bool>(),
+        "all"
+    );
+}
+
+/// The long reductions with the device's subgroup shuffles where it has them (llvmpipe
+/// does), then again in a child process of this test binary with `BORN_GPU_SUBGROUPS=0`:
+/// the shared-memory tree that devices without subgroups run.
+#[test]
+fn long_reductions_match_the_cpu_with_and_without_subgroups() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let info = born::devices().into_iter().find(|d| d.device == g).unwrap();
+    let child = std::env::var("BORN_GPU_SUBGROUPS").as_deref() == Ok("0");
+    eprintln!("{info}");
+    if child {
+        assert!(info.features.is_empty(), "BORN_GPU_SUBGROUPS=0 but {info}");
+    } else if info.name.starts_with("llvmpipe") {
+        // CI's device: it has subgroups, so the shuffle kernels are tested there.
+        assert!(info.features.iter().any(|f| f == "subgroups"), "{info}");
+    }
+    long_reductions_match_the_cpu_on(g);
+    if child {
+        return;
+    }
+    let name = "long_reductions_match_the_cpu_with_and_without_subgroups";
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1"])
+        .env("BORN_GPU_SUBGROUPS", "0")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "without subgroups:\n{text}"
+    );
+}

@@ -16,6 +16,18 @@ pub struct AdapterSummary {
     pub kind: String,
     /// The API wgpu drives it through (Vulkan, Metal, Dx12).
     pub backend: String,
+    /// The optional features Born's kernels use on it (`subgroups`).
+    pub features: Vec<String>,
+}
+
+/// The kernels' optional features `adapter` offers and the environment allows:
+/// subgroups unless `BORN_GPU_SUBGROUPS=0` (to compare, and to test the kernels written
+/// for devices without them).
+fn caps_of(adapter: &wgpu::Adapter) -> super::kernels::Caps {
+    super::kernels::Caps {
+        subgroups: adapter.features().contains(wgpu::Features::SUBGROUP)
+            && std::env::var("BORN_GPU_SUBGROUPS").map_or(true, |v| v != "0"),
+    }
 }
 
 /// Every adapter wgpu finds, best first, each opened on first use.
@@ -57,6 +69,7 @@ impl Gpus {
                     name: i.name,
                     kind: format!("{:?}", i.device_type).replace("Gpu", "").to_lowercase(),
                     backend: format!("{:?}", i.backend),
+                    features: caps_of(a).names(),
                 }
             })
             .collect()
@@ -153,14 +166,20 @@ pub struct Gpu {
     /// Set (with the driver's words) when the device is lost; every later use is an error.
     lost: Arc<Mutex<Option<String>>>,
     profile: Mutex<HashMap<String, (u64, f64)>>,
+    caps: super::kernels::Caps,
 }
 
 impl Gpu {
     fn open(adapter: &wgpu::Adapter, index: u16) -> std::result::Result<Gpu, String> {
         let limits = adapter.limits();
+        let caps = caps_of(adapter);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("born"),
-            required_features: wgpu::Features::empty(),
+            required_features: if caps.subgroups {
+                wgpu::Features::SUBGROUP
+            } else {
+                wgpu::Features::empty()
+            },
             // Everything the adapter offers: large storage buffers and many bindings per kernel.
             required_limits: limits,
             experimental_features: Default::default(),
@@ -207,7 +226,13 @@ impl Gpu {
             bind_groups: Mutex::new(HashMap::new()),
             lost,
             read_backs: Mutex::new(Vec::new()),
+            caps,
         })
+    }
+
+    /// What this device offers that kernels may use.
+    pub(crate) fn caps(&self) -> super::kernels::Caps {
+        self.caps
     }
 
     /// Compiles kernels from now on with wgpu's runtime checks on (bounds checks, loop

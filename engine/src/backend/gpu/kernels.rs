@@ -28,6 +28,25 @@ pub struct Launch {
 /// The slot number standing for a kernel's scratch buffer (f32 partial results).
 pub const SCRATCH: Slot = Slot::MAX;
 
+/// What the device offers that kernels may use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// Subgroup operations (wgpu's `SUBGROUP`): reductions combine within a subgroup by
+    /// shuffles before they meet in workgroup memory.
+    pub subgroups: bool,
+}
+
+impl Caps {
+    /// The features in use, by name.
+    pub fn names(self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.subgroups {
+            out.push("subgroups".to_string());
+        }
+        out
+    }
+}
+
 /// A schedule kernel as launches (most are one; a split matmul two) and the f32 scratch
 /// elements they share (0 for none).
 pub struct Plan {
@@ -77,7 +96,7 @@ pub fn views(op: &KernelOp) -> Vec<(Slot, View)> {
 }
 
 /// Builds the launches of kernel `k`; `dtype_of` gives each slot's dtype.
-pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Plan> {
+pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType, caps: Caps) -> Result<Plan> {
     // Every value the kernel computes must have WGSL kernels (an f64 computed from host
     // constants alone would otherwise reach here).
     super::check_dtype(k.dtype, "realize")?;
@@ -88,7 +107,7 @@ pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Plan> {
         return matmul(ExprGen::new(&mut Vec::new()), k, a, b, dtype_of);
     }
     Ok(Plan {
-        launches: vec![launch(k, dtype_of)?],
+        launches: vec![launch(k, dtype_of, caps)?],
         scratch: 0,
     })
 }
@@ -103,7 +122,7 @@ fn check_expr(e: &Expr) -> Result<()> {
     }
 }
 
-fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
+fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType, caps: Caps) -> Result<Launch> {
     let n: usize = k.shape.iter().product();
     let mut reads = Vec::new();
     let mut g = ExprGen::new(&mut reads);
@@ -125,7 +144,7 @@ fn launch(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType) -> Result<Launch> {
             let main = format!("{}{}  {}\n}}\n", per_item(n), g.body, store(k.dtype, "i", &v));
             (main, grid(n.div_ceil(GROUP)))
         }
-        KernelOp::Reduce { op, expr, n_out, n_red } => reduce(&mut g, *op, expr, *n_out, *n_red, k.dtype),
+        KernelOp::Reduce { op, expr, n_out, n_red } => reduce(&mut g, *op, expr, [*n_out, *n_red], k.dtype, caps),
         KernelOp::MatMul { .. } => unreachable!("planned by `plan`"),
         KernelOp::Cat { srcs, axis } => {
             let mut body = wgsl::coords(&k.shape, "i", "c");
@@ -339,9 +358,9 @@ fn reduce(
     g: &mut ExprGen,
     op: crate::ops::ReduceOp,
     expr: &Expr,
-    n_out: usize,
-    n_red: usize,
+    [n_out, n_red]: [usize; 2],
     out: DType,
+    caps: Caps,
 ) -> (String, [u32; 3]) {
     let d = expr.dtype();
     let ct = compute_type(d);
@@ -362,14 +381,39 @@ fn reduce(
         return (main, grid(n_out.div_ceil(GROUP)));
     }
     // A workgroup per output: strided partial results, then a tree in workgroup memory.
-    let combine = wgsl::reduce_step(op, d, "part[lid]", "part[lid + s]");
-    let main = format!(
+    let head = format!(
         "var<workgroup> part: array<{ct}, {GROUP}>;\n\
          @compute @workgroup_size({GROUP})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, \
-         @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32) {{\n  \
+         @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32{}) {{\n  \
          let o = wg.y * nw.x + wg.x;\n  var acc: {ct} = {id};\n  if (o < {n_out}u) {{\n    \
-         for (var r = lid; r < {n_red}u; r += {GROUP}u) {{\n{body}      acc = {step};\n    }}\n  }}\n  \
-         part[lid] = acc;\n  workgroupBarrier();\n  for (var s = {half}u; s > 0u; s >>= 1u) {{\n    \
+         for (var r = lid; r < {n_red}u; r += {GROUP}u) {{\n{body}      acc = {step};\n    }}\n  }}\n",
+        if caps.subgroups && ct != "bool" {
+            ", @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32, \
+             @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32"
+        } else {
+            ""
+        }
+    );
+    if caps.subgroups && ct != "bool" {
+        // Each subgroup combines its lanes by shuffles (with the same step as everywhere,
+        // so NaN and u8 wrap-around behave as on the CPU), writes one partial, and the
+        // first subgroup combines those: one barrier instead of eight.
+        let butterfly = format!(
+            "for (var m = ssz >> 1u; m > 0u; m >>= 1u) {{ acc = {}; }}",
+            wgsl::reduce_step(op, d, "acc", "subgroupShuffleXor(acc, m)")
+        );
+        let main = format!(
+            "{head}  {butterfly}\n  if (sid == 0u) {{ part[sg] = acc; }}\n  workgroupBarrier();\n  \
+             if (sg == 0u) {{\n    acc = {id};\n    for (var j = sid; j < nsg; j += ssz) {{ acc = {}; }}\n    \
+             {butterfly}\n    if (sid == 0u && o < {n_out}u) {{ {} }}\n  }}\n}}\n",
+            wgsl::reduce_step(op, d, "acc", "part[j]"),
+            store(out, "o", &result)
+        );
+        return (main, grid(n_out));
+    }
+    let combine = wgsl::reduce_step(op, d, "part[lid]", "part[lid + s]");
+    let main = format!(
+        "{head}  part[lid] = acc;\n  workgroupBarrier();\n  for (var s = {half}u; s > 0u; s >>= 1u) {{\n    \
          if (lid < s) {{ part[lid] = {combine}; }}\n    workgroupBarrier();\n  }}\n  \
          if (lid == 0u && o < {n_out}u) {{ let acc = part[0]; {} }}\n}}\n",
         store(out, "o", &result),

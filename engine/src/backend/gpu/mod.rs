@@ -187,7 +187,7 @@ fn compile(
         let dtypes: Vec<_> = views.iter().map(|(s, _)| dtype_of(*s)).collect();
         fresh.push(match gpu.is_compiled(k, &dtypes) {
             true => None,
-            false => Some(kernels::plan(k, dtype_of)?),
+            false => Some(kernels::plan(k, dtype_of, gpu.caps())?),
         });
         reads.push(Some(dtypes));
     }
@@ -203,7 +203,7 @@ fn compile(
             None => None,
             Some(dtypes) => Some(gpu.compiled(k, dtypes, || match plan {
                 Some(plan) => Ok(plan),
-                None => kernels::plan(k, dtype_of),
+                None => kernels::plan(k, dtype_of, gpu.caps()),
             })?),
         });
     }
