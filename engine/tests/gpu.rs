@@ -427,6 +427,35 @@ fn long_reductions_match_the_cpu_on(g: Device) {
     );
 }
 
+/// Runs test `name` of this test binary again in a child process with `var=0` (the
+/// device's optional feature `var` names turned off) and checks that it passed.
+fn again_without(var: &str, name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--test-threads=1"])
+        .env(var, "0")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.contains("1 passed"),
+        "with {var}=0:\n{text}"
+    );
+}
+
+/// Whether `g` uses optional feature `name` (as `born::devices()` lists it); on llvmpipe,
+/// CI's device, which has them all, each must be in use so that its kernels are tested.
+fn uses(g: Device, name: &str, var: &str) -> bool {
+    let info = born::devices().into_iter().find(|d| d.device == g).unwrap();
+    eprintln!("{info}");
+    let on = info.features.iter().any(|f| f == name);
+    if std::env::var(var).as_deref() == Ok("0") {
+        assert!(!on, "{var}=0 but {info}");
+    } else if info.name.starts_with("llvmpipe") {
+        assert!(on, "{info}");
+    }
+    on
+}
+
 /// The long reductions with the device's subgroup shuffles where it has them (llvmpipe
 /// does), then again in a child process of this test binary with `BORN_GPU_SUBGROUPS=0`:
 /// the shared-memory tree that devices without subgroups run.
@@ -434,28 +463,83 @@ fn long_reductions_match_the_cpu_on(g: Device) {
 fn long_reductions_match_the_cpu_with_and_without_subgroups() {
     let _one = one_at_a_time();
     let Some(g) = gpu() else { return };
-    let info = born::devices().into_iter().find(|d| d.device == g).unwrap();
-    let child = std::env::var("BORN_GPU_SUBGROUPS").as_deref() == Ok("0");
-    eprintln!("{info}");
-    if child {
-        assert!(info.features.is_empty(), "BORN_GPU_SUBGROUPS=0 but {info}");
-    } else if info.name.starts_with("llvmpipe") {
-        // CI's device: it has subgroups, so the shuffle kernels are tested there.
-        assert!(info.features.iter().any(|f| f == "subgroups"), "{info}");
-    }
+    let var = "BORN_GPU_SUBGROUPS";
+    uses(g, "subgroups", var);
     long_reductions_match_the_cpu_on(g);
-    if child {
-        return;
+    if std::env::var(var).as_deref() != Ok("0") {
+        again_without(var, "long_reductions_match_the_cpu_with_and_without_subgroups");
     }
-    let name = "long_reductions_match_the_cpu_with_and_without_subgroups";
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--test-threads=1"])
-        .env("BORN_GPU_SUBGROUPS", "0")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.contains("1 passed"),
-        "without subgroups:\n{text}"
+}
+
+/// f16 tensors on a device with `shader-f16` (llvmpipe has it) take two bytes an element
+/// and compute as on the CPU (in f32, rounded on store); then again in a child process
+/// with `BORN_GPU_F16=0`, where each takes a 32-bit word.
+#[test]
+fn f16_tensors_compute_alike_with_and_without_shader_f16() {
+    let _one = one_at_a_time();
+    let Some(g) = gpu() else { return };
+    let var = "BORN_GPU_F16";
+    let native = uses(g, "f16", var);
+    use born::half::f16;
+    manual_seed(3);
+    // An odd length (the last word half used), subnormals, infinities, NaN, the extremes.
+    let mut v: Vec<f16> = Tensor::randn([999], DType::F32)
+        .to_vec::<f32>()
+        .into_iter()
+        .map(f16::from_f32)
+        .collect();
+    v[..6].copy_from_slice(&[
+        f16::MIN_POSITIVE_SUBNORMAL,
+        f16::INFINITY,
+        f16::NEG_INFINITY,
+        f16::NAN,
+        f16::MAX,
+        f16::MIN,
+    ]);
+    let x = Tensor::from_vec(v.clone(), [999]);
+    let before = gpu_stats(g).unwrap().bytes_uploaded;
+    let gx = x.to_device(g);
+    let sent = gpu_stats(g).unwrap().bytes_uploaded - before;
+    assert_eq!(
+        sent,
+        if native { 2000 } else { 3996 },
+        "bytes uploaded for 999 f16 values"
     );
+    let bits = |t: &Tensor| t.to_vec::<f16>().iter().map(|h| h.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&gx.to_device(Device::Cpu)),
+        bits(&x),
+        "a round trip keeps every bit"
+    );
+    // Elementwise (computed in f32, rounded to f16 on store), a cast from f32, a reduction
+    // and a matmul: the same bits as the CPU where rounding is exact, else within an ulp.
+    let y = ((&x * 1.5) + 0.25).abs();
+    let gy = ((&gx * 1.5) + 0.25).abs();
+    assert_eq!(bits(&gy), bits(&y), "elementwise");
+    let f = Tensor::randn([999], DType::F32) * 1000.0;
+    assert_eq!(
+        bits(&f.to_device(g).to_dtype(DType::F16)),
+        bits(&f.to_dtype(DType::F16)),
+        "cast"
+    );
+    let m = Tensor::randn([33, 70], DType::F32).to_dtype(DType::F16);
+    let n = Tensor::randn([70, 17], DType::F32).to_dtype(DType::F16);
+    let close = |what: &str, cpu: Tensor, gpu: Tensor| {
+        let (a, b) = (
+            cpu.to_dtype(DType::F32).to_vec::<f32>(),
+            gpu.to_dtype(DType::F32).to_vec::<f32>(),
+        );
+        for (k, (p, q)) in a.iter().zip(&b).enumerate() {
+            assert!(
+                (p - q).abs() <= 2e-3 * p.abs().max(1.0),
+                "{what}: element {k}: cpu {p}, gpu {q}"
+            );
+        }
+    };
+    close("matmul", m.matmul(&n), m.to_device(g).matmul(&n.to_device(g)));
+    close("sum", m.sum(1, false), m.to_device(g).sum(1, false));
+    close("softmax", m.softmax(-1), m.to_device(g).softmax(-1));
+    if std::env::var(var).as_deref() != Ok("0") {
+        again_without(var, "f16_tensors_compute_alike_with_and_without_shader_f16");
+    }
 }

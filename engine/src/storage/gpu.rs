@@ -9,12 +9,13 @@ use std::sync::Mutex;
 
 /// Bytes one element takes in GPU memory, or `None` where the backend has no kernels for
 /// the dtype (f64: WGSL has no 64-bit floats). WGSL has no 8-, 16- or 64-bit integers
-/// and f16 only behind an optional feature: u8 and bool widen to a 32-bit word each, f16
-/// and bf16 take a word each too (their bits in the low / high half), an i64 is two words
-/// (low, high) so its bytes are the host's, and kernels compute on its low word (values
-/// must fit in i32).
-pub fn element_bytes(dtype: DType) -> Option<usize> {
+/// and f16 only behind an optional feature: u8 and bool widen to a 32-bit word each; f16
+/// is two bytes on a device with `shader-f16` (`native_f16`), else a word like bf16
+/// (their bits in the low / high half); an i64 is two words (low, high) so its bytes
+/// are the host's, and kernels compute on its low word (values must fit in i32).
+pub fn element_bytes(dtype: DType, native_f16: bool) -> Option<usize> {
     match dtype {
+        DType::F16 if native_f16 => Some(2),
         DType::F32 | DType::I32 | DType::U8 | DType::Bool | DType::F16 | DType::BF16 => Some(4),
         DType::I64 => Some(8),
         DType::F64 => None,
@@ -55,6 +56,8 @@ pub struct GpuPool {
     limit: usize,
     allocations: AtomicU64,
     bytes_allocated: AtomicU64,
+    /// f16 elements take two bytes (the device has `shader-f16`).
+    native_f16: bool,
 }
 
 impl std::fmt::Debug for GpuPool {
@@ -64,8 +67,9 @@ impl std::fmt::Debug for GpuPool {
 }
 
 impl GpuPool {
-    /// A pool over `device` keeping at most `limit` idle bytes.
-    pub fn new(device: wgpu::Device, limit: usize) -> GpuPool {
+    /// A pool over `device` keeping at most `limit` idle bytes; `native_f16`: the device's
+    /// kernels store f16 as two bytes (see [`element_bytes`]).
+    pub fn new(device: wgpu::Device, limit: usize, native_f16: bool) -> GpuPool {
         GpuPool {
             device,
             free: Mutex::new(HashMap::new()),
@@ -73,6 +77,7 @@ impl GpuPool {
             limit,
             allocations: AtomicU64::new(0),
             bytes_allocated: AtomicU64::new(0),
+            native_f16,
         }
     }
 
@@ -81,7 +86,7 @@ impl GpuPool {
     /// device's limits, or a device out of memory even after the pool let its idle buffers
     /// go, is an [`Error::OutOfMemory`] naming `op`.
     pub fn take(&'static self, dtype: DType, len: usize, device: u16, op: &'static str) -> Result<GpuBuffer> {
-        let bytes = (len * element_bytes(dtype).unwrap_or(4)).max(16);
+        let bytes = (len * element_bytes(dtype, self.native_f16).unwrap_or(4)).max(16);
         let class = size_class(bytes).next_multiple_of(4) as u64;
         let reused = self.free_lists().get_mut(&class).and_then(|v| v.pop());
         let raw = match reused {

@@ -16,17 +16,18 @@ pub struct AdapterSummary {
     pub kind: String,
     /// The API wgpu drives it through (Vulkan, Metal, Dx12).
     pub backend: String,
-    /// The optional features Born's kernels use on it (`subgroups`).
+    /// The optional features Born's kernels use on it (`subgroups`, `f16`).
     pub features: Vec<String>,
 }
 
-/// The kernels' optional features `adapter` offers and the environment allows:
-/// subgroups unless `BORN_GPU_SUBGROUPS=0` (to compare, and to test the kernels written
-/// for devices without them).
+/// The kernels' optional features `adapter` offers and the environment allows: each
+/// unless its variable says 0 (`BORN_GPU_SUBGROUPS`, `BORN_GPU_F16`), to compare, and to
+/// test the kernels written for devices without it.
 fn caps_of(adapter: &wgpu::Adapter) -> super::kernels::Caps {
+    let wanted = |feature, var| adapter.features().contains(feature) && std::env::var(var).map_or(true, |v| v != "0");
     super::kernels::Caps {
-        subgroups: adapter.features().contains(wgpu::Features::SUBGROUP)
-            && std::env::var("BORN_GPU_SUBGROUPS").map_or(true, |v| v != "0"),
+        subgroups: wanted(wgpu::Features::SUBGROUP, "BORN_GPU_SUBGROUPS"),
+        f16: wanted(wgpu::Features::SHADER_F16, "BORN_GPU_F16"),
     }
 }
 
@@ -175,11 +176,7 @@ impl Gpu {
         let caps = caps_of(adapter);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("born"),
-            required_features: if caps.subgroups {
-                wgpu::Features::SUBGROUP
-            } else {
-                wgpu::Features::empty()
-            },
+            required_features: caps.features(),
             // Everything the adapter offers: large storage buffers and many bindings per kernel.
             required_limits: limits,
             experimental_features: Default::default(),
@@ -203,7 +200,7 @@ impl Gpu {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(2usize << 30);
-        let pool: &'static GpuPool = Box::leak(Box::new(GpuPool::new(device.clone(), limit)));
+        let pool: &'static GpuPool = Box::leak(Box::new(GpuPool::new(device.clone(), limit, caps.f16)));
         let errors = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("born errors"),
             size: 16,
@@ -506,6 +503,12 @@ impl Gpu {
             HostBuffer::I64(v) => bytemuck::cast_slice(v).to_vec(),
             HostBuffer::U8(v) => v.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect(),
             HostBuffer::Bool(v) => v.iter().flat_map(|&x| (x as u32).to_le_bytes()).collect(),
+            // Two bytes each (padded to a word: copies go in words), or a word each.
+            HostBuffer::F16(v) if self.caps.f16 => {
+                let mut b: Vec<u8> = v.iter().flat_map(|x| x.to_bits().to_le_bytes()).collect();
+                b.resize(b.len().next_multiple_of(4), 0);
+                b
+            }
             HostBuffer::F16(v) => v.iter().flat_map(|x| (x.to_bits() as u32).to_le_bytes()).collect(),
             HostBuffer::BF16(v) => v
                 .iter()
@@ -526,7 +529,7 @@ impl Gpu {
     /// Copies a GPU buffer to the host (waits for the work queued before it).
     pub fn download(&self, buf: &GpuBuffer) -> Result<HostBuffer> {
         self.check_alive("to_vec")?;
-        let bytes = (buf.len * element_bytes(buf.dtype).unwrap_or(4)) as u64;
+        let bytes = (buf.len * element_bytes(buf.dtype, self.caps.f16).unwrap_or(4)) as u64;
         if bytes == 0 {
             return Ok(HostBuffer::zeros(buf.dtype, 0));
         }
@@ -575,6 +578,12 @@ impl Gpu {
             DType::I64 => HostBuffer::I64(bytemuck::pod_collect_to_vec(words)),
             DType::U8 => HostBuffer::U8(words.chunks_exact(4).map(|w| w[0]).collect()),
             DType::Bool => HostBuffer::Bool(words.chunks_exact(4).map(|w| w[0] != 0).collect()),
+            DType::F16 if self.caps.f16 => HostBuffer::F16(
+                words
+                    .chunks_exact(2)
+                    .map(|w| half::f16::from_bits(u16::from_le_bytes([w[0], w[1]])))
+                    .collect(),
+            ),
             DType::F16 => HostBuffer::F16(
                 words
                     .chunks_exact(4)
@@ -653,7 +662,7 @@ pub(crate) struct CompiledPlan {
 
 /// An error unless the GPU backend has kernels for `dtype`.
 pub fn check_dtype(dtype: DType, op: &'static str) -> Result<()> {
-    if element_bytes(dtype).is_some() {
+    if element_bytes(dtype, false).is_some() {
         return Ok(());
     }
     Err(Error::UnsupportedDType {

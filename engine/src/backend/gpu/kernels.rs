@@ -34,6 +34,9 @@ pub struct Caps {
     /// Subgroup operations (wgpu's `SUBGROUP`): reductions combine within a subgroup by
     /// shuffles before they meet in workgroup memory.
     pub subgroups: bool,
+    /// 16-bit floats in shaders (wgpu's `SHADER_F16`): f16 tensors are stored as two bytes
+    /// an element (computed in f32 all the same, as on the CPU and in PyTorch).
+    pub f16: bool,
 }
 
 impl Caps {
@@ -43,7 +46,18 @@ impl Caps {
         if self.subgroups {
             out.push("subgroups".to_string());
         }
+        if self.f16 {
+            out.push("f16".to_string());
+        }
         out
+    }
+
+    /// The wgpu features to ask the device for.
+    pub fn features(self) -> wgpu::Features {
+        let mut f = wgpu::Features::empty();
+        f.set(wgpu::Features::SUBGROUP, self.subgroups);
+        f.set(wgpu::Features::SHADER_F16, self.f16);
+        f
     }
 }
 
@@ -97,6 +111,17 @@ pub fn views(op: &KernelOp) -> Vec<(Slot, View)> {
 
 /// Builds the launches of kernel `k`; `dtype_of` gives each slot's dtype.
 pub fn plan(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType, caps: Caps) -> Result<Plan> {
+    let mut plan = wgsl::with_native_f16(caps.f16, || plan_with(k, dtype_of, caps))?;
+    if caps.f16 {
+        // The directive must come first in a module that names f16.
+        for l in &mut plan.launches {
+            l.source.insert_str(0, "enable f16;\n");
+        }
+    }
+    Ok(plan)
+}
+
+fn plan_with(k: &Kernel, dtype_of: &dyn Fn(Slot) -> DType, caps: Caps) -> Result<Plan> {
     // Every value the kernel computes must have WGSL kernels (an f64 computed from host
     // constants alone would otherwise reach here).
     super::check_dtype(k.dtype, "realize")?;

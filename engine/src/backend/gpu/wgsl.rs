@@ -10,10 +10,31 @@ use crate::ops::{BinaryOp, ReduceOp, UnaryOp, View};
 use crate::schedule::{Expr, Slot};
 use std::fmt::Write;
 
+thread_local! {
+    // Whether the kernel being generated stores f16 natively (its device has shader-f16):
+    // set by `with_native_f16` around one kernel's generation, read by the functions below
+    // that every load, store and binding goes through.
+    static NATIVE_F16: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` (which generates one kernel) with f16 stored as WGSL `f16` (`on`) or as a
+/// 32-bit word an element.
+pub fn with_native_f16<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    let before = NATIVE_F16.with(|c| c.replace(on));
+    let r = f();
+    NATIVE_F16.with(|c| c.set(before));
+    r
+}
+
+fn native_f16() -> bool {
+    NATIVE_F16.with(|c| c.get())
+}
+
 /// The WGSL element type of a dtype's storage array.
 pub fn storage_type(d: DType) -> &'static str {
     match d {
         DType::F32 => "f32",
+        DType::F16 if native_f16() => "f16",
         DType::I32 | DType::I64 => "i32",
         _ => "u32",
     }
@@ -40,6 +61,7 @@ pub fn load(buf: &str, d: DType, at: &str) -> String {
         DType::F32 | DType::I32 => format!("{buf}[{at}]"),
         DType::I64 => format!("{buf}[2u * ({at})]"),
         DType::U8 => format!("i32({buf}[{at}])"),
+        DType::F16 if native_f16() => format!("f32({buf}[{at}])"),
         // A word per element: f16 bits in the low half, bf16 bits in the high half (the
         // word is then the f32 of the same value).
         DType::F16 => format!("unpack2x16float({buf}[{at}]).x"),
@@ -54,6 +76,7 @@ pub fn store(d: DType, at: &str, v: &str) -> String {
         DType::F32 | DType::I32 => format!("out[{at}] = {v};"),
         DType::I64 => format!("out[2u * ({at})] = {v}; out[2u * ({at}) + 1u] = ({v}) >> 31u;"),
         DType::U8 => format!("out[{at}] = u32(({v}) & 255);"),
+        DType::F16 if native_f16() => format!("out[{at}] = f16({v});"),
         DType::F16 => format!("out[{at}] = pack2x16float(vec2<f32>({v}, 0.0)) & 0xffffu;"),
         DType::BF16 => format!("out[{at}] = born_bf16({v});"),
         _ => format!("out[{at}] = select(0u, 1u, {v});"),
