@@ -387,16 +387,34 @@ fn reduce(
     out: DType,
     caps: Caps,
 ) -> (String, [u32; 3]) {
+    use crate::ops::ReduceOp::{Max, Min, Prod, Sum};
     let d = expr.dtype();
-    let ct = compute_type(d);
-    let id = wgsl::reduce_identity(op, d);
+    // Bools reduce as 0 / 1 in i32 (any: max, all: min): WGSL allows bool in workgroup
+    // memory, but an H200's Vulkan driver read it back wrong (`any` false on every row).
+    let boolean = d == DType::Bool;
+    let ct = if boolean { "i32" } else { compute_type(d) };
+    let id = match (boolean, op) {
+        (true, Sum | Max) => "0i".to_string(),
+        (true, Prod | Min) => "1i".to_string(),
+        (false, _) => wgsl::reduce_identity(op, d),
+    };
+    let combine = |acc: &str, x: &str| match (boolean, op) {
+        (true, Sum | Max) => format!("max({acc}, {x})"),
+        (true, Prod | Min) => format!("min({acc}, {x})"),
+        (false, _) => wgsl::reduce_step(op, d, acc, x),
+    };
     let v = g.expr(
         expr,
         "(o * {n_red}u + r)".replace("{n_red}", &n_red.to_string()).as_str(),
     );
+    let v = if boolean { format!("select(0i, 1i, {v})") } else { v };
     let body = std::mem::take(&mut g.body);
-    let step = wgsl::reduce_step(op, d, "acc", &v);
-    let result = wgsl::cast(d, out, "acc");
+    let step = combine("acc", &v);
+    let result = if boolean {
+        wgsl::cast(DType::Bool, out, "(acc != 0i)")
+    } else {
+        wgsl::cast(d, out, "acc")
+    };
     if n_red <= SERIAL_REDUCE {
         let main = format!(
             "{}  let o = i;\n  var acc: {ct} = {id};\n  for (var r = 0u; r < {n_red}u; r++) {{\n{body}    acc = {step};\n  }}\n  {}\n}}\n",
@@ -412,34 +430,34 @@ fn reduce(
          @builtin(num_workgroups) nw: vec3<u32>, @builtin(local_invocation_index) lid: u32{}) {{\n  \
          let o = wg.y * nw.x + wg.x;\n  var acc: {ct} = {id};\n  if (o < {n_out}u) {{\n    \
          for (var r = lid; r < {n_red}u; r += {GROUP}u) {{\n{body}      acc = {step};\n    }}\n  }}\n",
-        if caps.subgroups && ct != "bool" {
+        if caps.subgroups {
             ", @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) ssz: u32, \
              @builtin(subgroup_id) sg: u32, @builtin(num_subgroups) nsg: u32"
         } else {
             ""
         }
     );
-    if caps.subgroups && ct != "bool" {
+    if caps.subgroups {
         // Each subgroup combines its lanes by shuffles (with the same step as everywhere,
         // so NaN and u8 wrap-around behave as on the CPU), writes one partial, and the
         // first subgroup combines those: one barrier instead of eight.
         let butterfly = format!(
             "for (var m = ssz >> 1u; m > 0u; m >>= 1u) {{ acc = {}; }}",
-            wgsl::reduce_step(op, d, "acc", "subgroupShuffleXor(acc, m)")
+            combine("acc", "subgroupShuffleXor(acc, m)")
         );
         let main = format!(
             "{head}  {butterfly}\n  if (sid == 0u) {{ part[sg] = acc; }}\n  workgroupBarrier();\n  \
              if (sg == 0u) {{\n    acc = {id};\n    for (var j = sid; j < nsg; j += ssz) {{ acc = {}; }}\n    \
              {butterfly}\n    if (sid == 0u && o < {n_out}u) {{ {} }}\n  }}\n}}\n",
-            wgsl::reduce_step(op, d, "acc", "part[j]"),
+            combine("acc", "part[j]"),
             store(out, "o", &result)
         );
         return (main, grid(n_out));
     }
-    let combine = wgsl::reduce_step(op, d, "part[lid]", "part[lid + s]");
+    let tree = combine("part[lid]", "part[lid + s]");
     let main = format!(
         "{head}  part[lid] = acc;\n  workgroupBarrier();\n  for (var s = {half}u; s > 0u; s >>= 1u) {{\n    \
-         if (lid < s) {{ part[lid] = {combine}; }}\n    workgroupBarrier();\n  }}\n  \
+         if (lid < s) {{ part[lid] = {tree}; }}\n    workgroupBarrier();\n  }}\n  \
          if (lid == 0u && o < {n_out}u) {{ let acc = part[0]; {} }}\n}}\n",
         store(out, "o", &result),
         half = GROUP / 2
