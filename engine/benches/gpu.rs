@@ -28,14 +28,25 @@ fn time(device: Device, reps: usize, mut f: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
+/// Products per timed realize in [`matmul_gflops`].
+const CHAIN: usize = 8;
+
+/// GFLOP/s of `n` x `n` f32 products, [`CHAIN`] of them chained (`c = c @ b`) and realized
+/// at once (one submit), as a training step queues its kernels: the figure is the kernels'
+/// throughput, where one product's realize, submit and wait would dominate small sizes.
 fn matmul_gflops(device: Device, n: usize, reps: usize) -> f64 {
     manual_seed(0);
     let a = Tensor::randn([n, n], DType::F32).to_device(device);
-    let b = Tensor::randn([n, n], DType::F32).to_device(device);
+    // Scaled so the chain's values stay near 1.
+    let b = (Tensor::randn([n, n], DType::F32) / (n as f64).sqrt()).to_device(device);
     let s = time(device, reps, || {
-        a.matmul(&b).realize();
+        let mut c = a.clone();
+        for _ in 0..CHAIN {
+            c = c.matmul(&b);
+        }
+        c.realize();
     });
-    2.0 * (n as f64).powi(3) / s / 1e9
+    (CHAIN as f64) * 2.0 * (n as f64).powi(3) / s / 1e9
 }
 
 /// A fused chain over `n` elements: (x * 2 + 1).relu() * y, GB/s moved (2 reads, 1 write).

@@ -5,9 +5,10 @@
 
 Prints two tables:
 - f32 matmul TFLOP/s at 1024, 2048, 4096, 8192: Born (the `gpu` bench binary with
-  BORN_BENCH_MATMUL, wgpu on Vulkan) beside torch.matmul with TF32 off
-  (`torch.backends.cuda.matmul.allow_tf32 = False`), each the median of timed products
-  after a warm-up;
+  BORN_BENCH_MATMUL, wgpu on Vulkan: eight chained products realized in one submit, timed
+  on the host until they finish) beside torch.matmul with TF32 off
+  (`torch.backends.cuda.matmul.allow_tf32 = False`, one product timed by CUDA events), each
+  the median of timed runs after a warm-up;
 - a Fashion-MNIST CNN training epoch (batch 64, Adam 1e-3, the model of
   ../shared/bench/train_fashion.py): Born's `mnist_cnn --device gpu` beside the same model
   trained by PyTorch CUDA eager, data held on the GPU, with test accuracy.
