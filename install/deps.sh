@@ -80,8 +80,8 @@ if part system; then
       as_root=(sudo)   # passwordless sudo, or a terminal to type the password in
     else
       die "missing Debian packages: ${missing[*]}
-    not root and no usable sudo: ask an administrator to run
-    apt-get install ${missing[*]}"
+  not root and no usable sudo: ask an administrator to run
+  apt-get install ${missing[*]}"
     fi
     say "apt: installing ${missing[*]}"
     # update first: on a fresh machine the package lists are empty or stale.

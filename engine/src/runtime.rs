@@ -449,7 +449,7 @@ pub struct DeviceInfo {
     pub kind: String,
     /// `native`, or the graphics API wgpu drives the GPU through.
     pub backend: String,
-    /// Optional GPU features the kernels use on it (`subgroups`); none for the CPU.
+    /// Optional GPU features the kernels use on it (`subgroups`, `f16`); none for the CPU.
     pub features: Vec<String>,
 }
 
