@@ -527,16 +527,7 @@ fn f16_tensors_compute_alike_with_and_without_shader_f16() {
     let m = Tensor::randn([33, 70], DType::F32).to_dtype(DType::F16);
     let n = Tensor::randn([70, 17], DType::F32).to_dtype(DType::F16);
     let close = |what: &str, cpu: Tensor, gpu: Tensor| {
-        let (a, b) = (
-            cpu.to_dtype(DType::F32).to_vec::<f32>(),
-            gpu.to_dtype(DType::F32).to_vec::<f32>(),
-        );
-        for (k, (p, q)) in a.iter().zip(&b).enumerate() {
-            assert!(
-                (p - q).abs() <= 2e-3 * p.abs().max(1.0),
-                "{what}: element {k}: cpu {p}, gpu {q}"
-            );
-        }
+        assert_close(what, &cpu.to_dtype(DType::F32), &gpu.to_dtype(DType::F32), 2e-3)
     };
     close("matmul", m.matmul(&n), m.to_device(g).matmul(&n.to_device(g)));
     close("sum", m.sum(1, false), m.to_device(g).sum(1, false));
